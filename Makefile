@@ -1,0 +1,52 @@
+# patchlib: reproduce the chapters, build the book, run the tests.
+#   make reproduce [PROFILE=smoke|cpu|gpu] [PATCHLIB_DATA=/path/to/data]   notebooks + book
+#   make test                                                             every test, nbval included
+SHELL := /bin/bash
+PROFILE ?= smoke
+SEED ?= 0
+DEVICE ?= auto
+CHAPTERS ?= vit
+BOOK_CHAPTERS ?= book/chapters
+
+VENV := .venv
+PY := $(VENV)/bin/python
+JB := $(VENV)/bin/jupyter-book
+export PYTHONPATH := $(CURDIR)$(if $(PYTHONPATH),:$(PYTHONPATH))
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+export PATCHLIB_DATA PATCHLIB_RESULTS PATCHLIB_CACHE MPLBACKEND=Agg
+
+.PHONY: help setup notebooks reproduce test test-fast benchmark clean
+
+help:
+	@echo "make reproduce [PROFILE=smoke|cpu|gpu]  run the notebooks with papermill, then build the book"
+	@echo "make test                               unit tests, nbval on every notebook, the book build"
+	@echo "make test-fast                          unit tests only (no notebook, no book)"
+	@echo "make screenshots                        headless-Chromium screenshots of the built book"
+	@echo "make setup                              create or reuse the pinned virtual environment (.venv)"
+
+setup:
+	@bash scripts/setup_env.sh
+
+# Execute every chapter notebook with papermill into the book (executed copies are not committed).
+notebooks: setup
+	@mkdir -p $(BOOK_CHAPTERS)
+	@for chapter in $(CHAPTERS); do \
+	    echo "== $$chapter ($(PROFILE) profile)"; \
+	    $(PY) -m papermill notebooks/$$chapter.ipynb $(BOOK_CHAPTERS)/$$chapter.ipynb \
+	        --cwd notebooks --log-output --no-progress-bar \
+	        -p profile $(PROFILE) -p seed $(SEED) -p device $(DEVICE) || exit 1; \
+	done
+
+reproduce: notebooks
+	@$(MAKE) --no-print-directory book
+
+test: setup
+	$(PY) -m pytest -ra --nbval-lax tests notebooks
+
+test-fast: setup
+	$(PY) -m pytest -ra -m "not slow and not book" tests
+
+clean: book-clean
+	rm -rf $(BOOK_CHAPTERS) .pytest_cache
+
+include Makefile.book

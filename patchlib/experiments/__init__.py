@@ -1,0 +1,1 @@
+"""One module per chapter: its sizes per profile, its experiment and its claims."""

@@ -1,0 +1,76 @@
+"""Figures of the ViT chapter, drawn from a stored result record (see patchlib.experiments.vit)."""
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+
+def _rgb(filter_chw: np.ndarray) -> np.ndarray:
+    """A C×p×p filter as an RGB image scaled to [0, 1]."""
+    image = np.transpose(filter_chw, (1, 2, 0))
+    low, high = image.min(), image.max()
+    return (image - low) / (high - low + 1e-12)
+
+
+def figure7(record: dict, *, components_shown: int = 28):
+    """ViT Figure 7 rebuilt: (left) principal components of the patch-embedding filters, (centre)
+    position-embedding cosine similarity, (right) mean attention distance per head vs depth."""
+    result = record["result"]
+    components = np.asarray(result["pca_components"])[:components_shown]
+    similarity = np.asarray(result["pos_embed_similarity"])       # [gh, gw, gh, gw]
+    distance = np.asarray(result["attention_distance"])            # [layers, heads]
+    gh, gw = similarity.shape[:2]
+
+    fig = plt.figure(figsize=(13, 4.4))
+    outer = fig.add_gridspec(1, 3, width_ratios=[1, 1, 1.15], wspace=0.25)
+
+    cols = 7
+    rows = int(np.ceil(len(components) / cols))
+    left = outer[0].subgridspec(rows, cols, wspace=0.08, hspace=0.08)
+    for i, component in enumerate(components):
+        ax = fig.add_subplot(left[i // cols, i % cols])
+        ax.imshow(_rgb(component), interpolation="nearest")
+        ax.set_xticks([]), ax.set_yticks([])
+        if i == cols // 2:
+            ax.set_title(f"Embedding filters\n(first {len(components)} principal components)", fontsize=10)
+
+    centre = outer[1].subgridspec(gh, gw, wspace=0.05, hspace=0.05)
+    for i in range(gh):
+        for j in range(gw):
+            ax = fig.add_subplot(centre[i, j])
+            image = ax.imshow(similarity[i, j], vmin=-1, vmax=1, cmap="viridis", interpolation="nearest")
+            ax.set_xticks([]), ax.set_yticks([])
+            if j == 0:
+                ax.set_ylabel(str(i + 1), fontsize=7, rotation=0, labelpad=6)
+            if i == gh - 1:
+                ax.set_xlabel(str(j + 1), fontsize=7)
+            if i == 0 and j == gw // 2:
+                ax.set_title("Position embedding similarity", fontsize=10)
+    fig.colorbar(image, ax=fig.axes[-gh * gw:], shrink=0.6, pad=0.02, label="cosine similarity")
+
+    ax = fig.add_subplot(outer[2])
+    layers, heads = distance.shape
+    for head in range(heads):
+        ax.scatter(np.arange(1, layers + 1), distance[:, head], s=14, label=f"head {head + 1}")
+    grid_extent = result["patch_size"] * max(gh, gw)
+    ax.set(xlabel="Network depth (layer)", ylabel="Mean attention distance (pixels)",
+           ylim=(0, grid_extent), xticks=range(1, layers + 1), title="Attention distance")
+    ax.legend(fontsize=7, ncol=2, loc="lower right", frameon=True)
+    return fig
+
+
+def training_curve(record: dict):
+    """Test accuracy and training loss per epoch."""
+    history = record["result"]["history"]
+    epochs = [h["epoch"] for h in history]
+    fig, (ax_acc, ax_loss) = plt.subplots(1, 2, figsize=(9, 3.2))
+    ax_acc.plot(epochs, [h["test_acc"] for h in history], marker="o", label="test")
+    ax_acc.plot(epochs, [h["train_acc"] for h in history], marker=".", ls="--", label="train (augmented)")
+    ax_acc.set(xlabel="epoch", ylabel="top-1 accuracy (%)", title="Accuracy")
+    ax_acc.legend()
+    ax_loss.plot(epochs, [h["train_loss"] for h in history], marker="o", label="train")
+    ax_loss.plot(epochs, [h["test_loss"] for h in history], marker="o", label="test")
+    ax_loss.set(xlabel="epoch", ylabel="cross-entropy", title="Loss")
+    ax_loss.legend()
+    fig.tight_layout()
+    return fig

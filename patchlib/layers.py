@@ -1,0 +1,130 @@
+"""Building blocks shared by every model in patchlib.
+
+Each block follows the ViT paper (Dosovitskiy et al., 2021, §3.1, Eq. 1-4): a linear patch
+embedding (written as a strided convolution), learned 1-D position embeddings, and pre-norm
+Transformer blocks made of multi-head self-attention (MSA) and a two-layer GELU MLP.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from einops import rearrange
+from torch import nn
+
+
+def to_2tuple(value: int | tuple[int, int]) -> tuple[int, int]:
+    return (value, value) if isinstance(value, int) else tuple(value)
+
+
+class PatchEmbed(nn.Module):
+    """Split an image into non-overlapping patches and project each one linearly (Eq. 1).
+
+    A convolution with kernel = stride = patch size is exactly the flattened-patch linear
+    projection E of the paper, computed without materialising the patches.
+    """
+
+    def __init__(self, *, image_size: int | tuple[int, int], patch_size: int | tuple[int, int],
+                 in_channels: int = 3, dim: int):
+        super().__init__()
+        self.image_size = to_2tuple(image_size)
+        self.patch_size = to_2tuple(patch_size)
+        for size, patch in zip(self.image_size, self.patch_size):
+            if size % patch != 0:
+                raise ValueError(f"image size {self.image_size} is not divisible by patch size {self.patch_size}")
+        self.grid_size = (self.image_size[0] // self.patch_size[0], self.image_size[1] // self.patch_size[1])
+        self.num_patches = self.grid_size[0] * self.grid_size[1]
+        self.proj = nn.Conv2d(in_channels, dim, kernel_size=self.patch_size, stride=self.patch_size)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        if tuple(images.shape[-2:]) != self.image_size:
+            raise ValueError(f"expected images of size {self.image_size}, got {tuple(images.shape[-2:])}")
+        patches = self.proj(images)                           # [B, D, gh, gw]
+        return rearrange(patches, "b d gh gw -> b (gh gw) d")  # [B, N, D], row-major patch order
+
+
+def resize_pos_embed(pos_embed: torch.Tensor, new_grid: tuple[int, int], *, old_grid: tuple[int, int] | None = None,
+                     num_prefix_tokens: int = 1, interpolation: str = "bicubic",
+                     antialias: bool = True) -> torch.Tensor:
+    """Resize learned position embeddings to a new patch grid by 2-D interpolation.
+
+    ViT §3.2 ("Fine-tuning and higher resolution"): the pre-trained embeddings are
+    interpolated in 2-D according to their location in the original image. Prefix tokens
+    (the CLS token) keep their embedding. `pos_embed` is [1, prefix + gh*gw, D].
+    """
+    prefix, grid_tokens = pos_embed[:, :num_prefix_tokens], pos_embed[:, num_prefix_tokens:]
+    if old_grid is None:
+        side = math.isqrt(grid_tokens.shape[1])
+        if side * side != grid_tokens.shape[1]:
+            raise ValueError("old_grid must be given for a non-square position-embedding grid")
+        old_grid = (side, side)
+    new_grid = to_2tuple(new_grid)
+    if tuple(old_grid) == new_grid:
+        return pos_embed
+    grid = rearrange(grid_tokens, "1 (gh gw) d -> 1 d gh gw", gh=old_grid[0], gw=old_grid[1])
+    grid = F.interpolate(grid.float(), size=new_grid, mode=interpolation, antialias=antialias,
+                         align_corners=False if interpolation in ("bilinear", "bicubic") else None)
+    grid_tokens = rearrange(grid, "1 d gh gw -> 1 (gh gw) d").to(pos_embed.dtype)
+    return torch.cat([prefix, grid_tokens], dim=1)
+
+
+class Attention(nn.Module):
+    """Multi-head self-attention (ViT Eq. 2; Vaswani et al., 2017).
+
+    Uses `scaled_dot_product_attention` (fused kernels) unless the caller asks for the
+    attention maps, in which case softmax(QK^T / sqrt(d)) is computed explicitly and returned
+    as [B, heads, N, N]. Both paths give the same output.
+    """
+
+    def __init__(self, dim: int, *, heads: int, qkv_bias: bool = True):
+        super().__init__()
+        if dim % heads != 0:
+            raise ValueError(f"width {dim} is not divisible by {heads} heads")
+        self.heads = heads
+        self.head_dim = dim // heads
+        self.qkv = nn.Linear(dim, dim * 3, bias=qkv_bias)
+        self.proj = nn.Linear(dim, dim)
+
+    def forward(self, x: torch.Tensor, *, return_attention: bool = False):
+        q, k, v = rearrange(self.qkv(x), "b n (three h d) -> three b h n d", three=3, h=self.heads)
+        if return_attention:
+            attention = (q @ k.transpose(-2, -1) * self.head_dim ** -0.5).softmax(dim=-1)  # [B, h, N, N]
+            out = attention @ v
+        else:
+            attention = None
+            out = F.scaled_dot_product_attention(q, k, v)
+        out = self.proj(rearrange(out, "b h n d -> b n (h d)"))
+        return (out, attention) if return_attention else out
+
+
+class Mlp(nn.Module):
+    """Two-layer MLP with a GELU non-linearity (ViT §3.1)."""
+
+    def __init__(self, dim: int, hidden_dim: int, *, activation: type[nn.Module] = nn.GELU):
+        super().__init__()
+        self.fc1 = nn.Linear(dim, hidden_dim)
+        self.act = activation()
+        self.fc2 = nn.Linear(hidden_dim, dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc2(self.act(self.fc1(x)))
+
+
+class Block(nn.Module):
+    """Pre-norm Transformer encoder block (ViT Eq. 2-3): x + MSA(LN(x)), then x + MLP(LN(x))."""
+
+    def __init__(self, dim: int, *, heads: int, mlp_ratio: float = 4.0, qkv_bias: bool = True):
+        super().__init__()
+        self.norm1 = nn.LayerNorm(dim, eps=1e-6)
+        self.attn = Attention(dim, heads=heads, qkv_bias=qkv_bias)
+        self.norm2 = nn.LayerNorm(dim, eps=1e-6)
+        self.mlp = Mlp(dim, int(dim * mlp_ratio))
+
+    def forward(self, x: torch.Tensor, *, return_attention: bool = False):
+        if return_attention:
+            attn_out, attention = self.attn(self.norm1(x), return_attention=True)
+            x = x + attn_out
+            return x + self.mlp(self.norm2(x)), attention
+        x = x + self.attn(self.norm1(x))
+        return x + self.mlp(self.norm2(x))

@@ -1,0 +1,35 @@
+"""The three run profiles, defined once for every chapter.
+
+A profile fixes the data, the hardware it is meant for and its time budget; each chapter
+declares its own sizes (model, epochs, subset) for each profile next to its experiment code.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    dataset: str
+    hardware: str
+    budget: str
+    description: str
+
+
+PROFILES = {
+    "smoke": Profile("smoke", "shapes10", "any CPU (a laptop)", "a few minutes for the whole book",
+                     "Checks that every chapter runs end to end, on patchlib's embedded synthetic data "
+                     "(shapes10, generated from a seed). Its numbers are not comparable to the papers'."),
+    "cpu": Profile("cpu", "cifar10", "2 CPU cores", "at most 60 minutes per chapter",
+                   "A faithful small-scale rerun on CIFAR-10: smaller models, fewer epochs, same mechanisms."),
+    "gpu": Profile("gpu", "cifar10", "1 GPU (H100 class)", "hours per chapter",
+                   "The full-scale rerun, closest to each paper's setting that CIFAR-10 allows."),
+}
+
+
+def get_profile(name: str) -> Profile:
+    try:
+        return PROFILES[name]
+    except KeyError:
+        raise ValueError(f"unknown profile {name!r}; choose one of {', '.join(PROFILES)}") from None
