@@ -13,15 +13,16 @@ PY := $(VENV)/bin/python
 JB := $(VENV)/bin/jupyter-book
 export PYTHONPATH := $(CURDIR)$(if $(PYTHONPATH),:$(PYTHONPATH))
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
-export PATCHLIB_DATA PATCHLIB_RESULTS PATCHLIB_CACHE MPLBACKEND=Agg
 
-.PHONY: help setup notebooks reproduce test test-fast benchmark clean
+
+.PHONY: help setup notebooks reproduce test test-fast check-outputs clean
 
 help:
 	@echo "make reproduce [PROFILE=smoke|cpu|gpu]  run the notebooks with papermill, then build the book"
 	@echo "make test                               unit tests, nbval on every notebook, the book build"
 	@echo "make test-fast                          unit tests only (no notebook, no book)"
 	@echo "make screenshots                        headless-Chromium screenshots of the built book"
+	@echo "make check-outputs                      refresh the notebook outputs that nbval compares (smoke run)"
 	@echo "make setup                              create or reuse the pinned virtual environment (.venv)"
 
 setup:
@@ -39,6 +40,12 @@ notebooks: setup
 
 reproduce: notebooks
 	@$(MAKE) --no-print-directory book
+
+# Refresh the outputs nbval compares (cells marked NBVAL_CHECK_OUTPUT) from a smoke run.
+check-outputs: setup
+	@$(MAKE) --no-print-directory notebooks PROFILE=smoke BOOK_CHAPTERS=$(CURDIR)/build/check-outputs
+	@for chapter in $(CHAPTERS); do \
+	    $(PY) scripts/store_check_outputs.py build/check-outputs/$$chapter.ipynb notebooks/$$chapter.ipynb; done
 
 test: setup
 	$(PY) -m pytest -ra --nbval-lax tests notebooks

@@ -58,7 +58,7 @@ def _fmt(value) -> str:
     if value is None:
         return "—"
     if isinstance(value, float):
-        return "—" if math.isnan(value) else f"{value:.3g}"
+        return "—" if math.isnan(value) else f"{value:.4g}"
     return str(value)
 
 
@@ -67,5 +67,11 @@ def claims_table(claims: list[Claim]):
     import pandas as pd
 
     return pd.DataFrame([{"claim": c.claim, "paper": _fmt(c.paper_value), "ours": _fmt(c.our_value),
-                          "unit": c.unit, "verdict": c.verdict, "profile": c.profile, "evidence": c.evidence}
-                         for c in claims])
+                          "delta": _fmt(_delta(c)), "unit": c.unit, "verdict": c.verdict, "profile": c.profile,
+                          "evidence": c.evidence} for c in claims])
+
+
+def _delta(claim: Claim) -> float | None:
+    """Ours minus the paper's, where both are numbers."""
+    numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (claim.paper_value, claim.our_value))
+    return claim.our_value - claim.paper_value if numeric else None

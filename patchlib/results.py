@@ -29,7 +29,7 @@ SCHEMA_VERSION = 1
 
 def default_results_dir() -> Path:
     """`PATCHLIB_RESULTS` if set, else `results/` at the repository root."""
-    return Path(os.environ.get("PATCHLIB_RESULTS", REPO_ROOT / "results"))
+    return Path(os.environ.get("PATCHLIB_RESULTS") or REPO_ROOT / "results")
 
 
 def config_hash(config: dict) -> str:
@@ -84,6 +84,9 @@ def write_json_atomic(path: Path, payload: Any) -> None:
             f.write("\n")
             f.flush()
             os.fsync(f.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes owner-only files; results are for everyone
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -130,10 +133,11 @@ def run_or_load(config: dict, compute: Callable[[], dict], *, results_dir: Path 
         stored_fingerprint = record and record["provenance"].get("data", {}).get("fingerprint")
         if record is not None and (data_fingerprint is None or stored_fingerprint == data_fingerprint):
             return record
+    provenance = environment(device)  # taken before computing: the code as it was when the run started
     start = time.perf_counter()
     started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     result = compute()
-    provenance = environment(device) | {
+    provenance |= {
         "started_at": started_at,
         "wall_time_s": round(time.perf_counter() - start, 2),
         "seed": config.get("seed"),

@@ -11,19 +11,14 @@ from ..data import DataNotFoundError, DataSplits, load_dataset
 from ..profiles import get_profile
 from ..results import default_results_dir, load_result, result_path, run_or_load
 
-EMBEDDED_DATA_SEED = 0  # the smoke profile's synthetic data is always drawn from this seed
+EMBEDDED_DATA_SEED = 0  # seed of the synthetic data and of data subsets, whatever the training seed
 
 
 def load_profile_data(profile: str, *, data_root=None, n_train: int | None = None,
                       n_test: int | None = None) -> DataSplits:
     """The dataset of `profile`, cut to `n_train` / `n_test` images (None: all of it)."""
-    dataset = get_profile(profile).dataset
-    if dataset == "shapes10":
-        return load_dataset("shapes10", n_train=n_train, n_test=n_test, seed=EMBEDDED_DATA_SEED)
-    splits = load_dataset(dataset, data_root)
-    train = splits.train if n_train is None else splits.train.subset(n_train, seed=EMBEDDED_DATA_SEED)
-    test = splits.test if n_test is None else splits.test.subset(n_test, seed=EMBEDDED_DATA_SEED)
-    return DataSplits(train=train, test=test)
+    sizes = {key: value for key, value in (("n_train", n_train), ("n_test", n_test)) if value is not None}
+    return load_dataset(get_profile(profile).dataset, data_root, seed=EMBEDDED_DATA_SEED, **sizes)
 
 
 def data_identity(data: DataSplits) -> dict:

@@ -34,8 +34,9 @@ class Size:
 
 SIZES = {
     # Seconds on any CPU: checks the whole pipeline on the embedded synthetic data.
-    "smoke": Size("vit_micro", {"depth": 4, "heads": 4}, TrainConfig(epochs=2, batch_size=128, lr=2e-3),
-                  n_train=2048, n_test=512, attention_images=128),
+    "smoke": Size("vit_micro", {"depth": 4, "heads": 4},
+                  TrainConfig(epochs=5, batch_size=128, lr=3e-3, warmup_epochs=0.5),
+                  n_train=2560, n_test=512, attention_images=128),
     # ~35-45 min on 2 CPU cores (measured ~230 train img/s): 6 layers, width 128, 8 heads,
     # 4x4 patches (an 8x8 grid, 64 tokens), 8 epochs of the full CIFAR-10 training set.
     "cpu": Size("vit_tiny_cifar", {"dim": 128, "heads": 8}, TrainConfig(epochs=8, batch_size=128, lr=1e-3),

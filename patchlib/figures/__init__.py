@@ -11,7 +11,7 @@ def provenance(record: dict) -> str:
                 f"{data.get('n_test', '?'):,} test images" if data else config.get("dataset", "?")
     minutes = prov["wall_time_s"] / 60
     hardware = f"{prov['device']} ({prov['device_name']}, {prov['torch_threads']} threads)"
-    return (f"Profile `{config['profile']}`; data: {data_text}; seed {config['seed']}; hardware: {hardware}; "
+    return (f"Profile {config['profile']}; data: {data_text}; seed {config['seed']}; hardware: {hardware}; "
             f"torch {prov['torch']}; code {prov['git_revision'][:12]}; computed {prov['started_at']} "
             f"in {minutes:.1f} min.")
 

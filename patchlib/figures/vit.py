@@ -22,7 +22,7 @@ def figure7(record: dict, *, components_shown: int = 28):
     gh, gw = similarity.shape[:2]
 
     fig = plt.figure(figsize=(13, 4.4))
-    outer = fig.add_gridspec(1, 3, width_ratios=[1, 1, 1.15], wspace=0.25)
+    outer = fig.add_gridspec(1, 3, width_ratios=[1, 1, 1.15], wspace=0.45)
 
     cols = 7
     rows = int(np.ceil(len(components) / cols))
@@ -46,7 +46,7 @@ def figure7(record: dict, *, components_shown: int = 28):
                 ax.set_xlabel(str(j + 1), fontsize=7)
             if i == 0 and j == gw // 2:
                 ax.set_title("Position embedding similarity", fontsize=10)
-    fig.colorbar(image, ax=fig.axes[-gh * gw:], shrink=0.6, pad=0.02, label="cosine similarity")
+    fig.colorbar(image, ax=fig.axes[-gh * gw:], shrink=0.6, pad=0.03, label="cosine similarity")
 
     ax = fig.add_subplot(outer[2])
     layers, heads = distance.shape

@@ -1,0 +1,75 @@
+import pytest
+import torch
+
+import patchlib
+from patchlib.data import load_dataset
+from patchlib.train import TrainConfig, channel_stats, evaluate, lr_factor, train
+
+
+@pytest.fixture(scope="module")
+def tiny_data():
+    return load_dataset("shapes10", n_train=256, n_test=64, seed=0)
+
+
+def tiny_model():
+    torch.manual_seed(0)
+    return patchlib.create_model("vit_micro", dim=32, depth=1, heads=2, patch_size=8)
+
+
+CONFIG = TrainConfig(epochs=3, batch_size=64, lr=3e-3, warmup_epochs=0.5)
+
+
+def test_interrupted_then_resumed_run_equals_uninterrupted_run(tiny_data, tmp_path):
+    full = train(tiny_model(), tiny_data, CONFIG, seed=1, progress=False)
+
+    checkpoint = tmp_path / "run.pt"
+    interrupted = train(tiny_model(), tiny_data, CONFIG, seed=1, progress=False, checkpoint=checkpoint,
+                        stop_after_epochs=1)
+    assert not interrupted["completed"] and len(interrupted["history"]) == 1
+    # A new process would build a fresh model: the checkpoint alone must carry the state.
+    resumed_model = tiny_model()
+    resumed = train(resumed_model, tiny_data, CONFIG, seed=1, progress=False, checkpoint=checkpoint)
+    assert resumed["completed"]
+    strip = lambda history: [{k: v for k, v in h.items() if k != "train_images_per_s"} for h in history]
+    assert strip(resumed["history"]) == strip(full["history"])
+    assert resumed["final"] == full["final"]
+
+
+def test_training_is_deterministic_and_learns(tiny_data):
+    a = train(tiny_model(), tiny_data, CONFIG, seed=3, progress=False)
+    b = train(tiny_model(), tiny_data, CONFIG, seed=3, progress=False)
+    assert a["history"][-1]["test_loss"] == b["history"][-1]["test_loss"]
+    assert a["history"][-1]["train_loss"] < a["history"][0]["train_loss"]
+
+
+def test_checkpoint_of_another_config_is_refused(tiny_data, tmp_path):
+    checkpoint = tmp_path / "run.pt"
+    train(tiny_model(), tiny_data, CONFIG, seed=0, progress=False, checkpoint=checkpoint, stop_after_epochs=1)
+    with pytest.raises(ValueError, match="different training config"):
+        train(tiny_model(), tiny_data, TrainConfig(epochs=4, batch_size=64), seed=0, progress=False,
+              checkpoint=checkpoint)
+
+
+def test_lr_schedules():
+    cosine = [lr_factor(s, 100, 10, "cosine") for s in range(100)]
+    assert cosine[0] == pytest.approx(0.1) and cosine[9] == pytest.approx(1.0)
+    assert cosine[10] == pytest.approx(1.0) and cosine[-1] < 0.01
+    assert all(x >= y for x, y in zip(cosine[10:], cosine[11:]))
+    onecycle = [lr_factor(s, 100, 50, "onecycle") for s in range(100)]
+    assert max(onecycle) == pytest.approx(1.0) and onecycle[75] == pytest.approx(0.5)
+
+
+def test_bad_train_configs_fail_clearly():
+    with pytest.raises(ValueError, match="schedule"):
+        TrainConfig(epochs=1, schedule="linear")
+    with pytest.raises(ValueError, match="augment"):
+        TrainConfig(epochs=1, augment="mixup")
+
+
+def test_channel_stats_and_evaluate(tiny_data):
+    mean, std = channel_stats(tiny_data.train.images, chunk=100)
+    x = tiny_data.train.images.double() / 255
+    torch.testing.assert_close(torch.tensor(mean, dtype=torch.float64), x.mean(dim=(0, 2, 3)))
+    torch.testing.assert_close(torch.tensor(std, dtype=torch.float64), x.std(dim=(0, 2, 3), unbiased=False))
+    metrics = evaluate(tiny_model(), tiny_data.test, mean=mean, std=std, device=torch.device("cpu"))
+    assert 0 <= metrics["acc"] <= 100 and metrics["loss"] > 0
