@@ -22,5 +22,6 @@ for cell in source.cells:
         cell.outputs, cell.execution_count = [], None
 for target, cell in zip(targets, checked):
     target.outputs = [output for output in cell.outputs if output.output_type == "stream" and output.name == "stdout"]
+    target.execution_count = cell.execution_count  # nbval only compares cells that have run
 nbformat.write(source, sys.argv[2])
 print(f"stored the outputs of {len(targets)} checked cell(s) in {sys.argv[2]}")

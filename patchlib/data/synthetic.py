@@ -70,8 +70,8 @@ def draw_shapes10(n: int, image_size: int, generator: torch.Generator) -> tuple[
     y, x = torch.meshgrid(torch.arange(size) + 0.5, torch.arange(size) + 0.5, indexing="ij")  # [S, S] each
 
     image = _background(rand, size)                                           # [n, 3, S, S]
-    for _ in range(3):
-        image = _draw_distractor(image, rand, x, y, scale, probability=0.75)
+    for _ in range(2):
+        image = _draw_distractor(image, rand, x, y, scale, probability=0.5)
     mask, fill = torch.zeros(n, 1, size, size), torch.zeros(n, 3, size, size)
     background_colour = image.mean(dim=(2, 3))                                # [n, 3]
     for label, draw in enumerate(_CLASS_DRAWERS):
@@ -80,8 +80,8 @@ def draw_shapes10(n: int, image_size: int, generator: torch.Generator) -> tuple[
             sub = _Random(generator, len(index))
             mask[index], fill[index] = draw(sub, x, y, scale, background_colour[index])
     image = torch.lerp(image, fill, mask)
-    image = _draw_distractor(image, rand, x, y, scale, probability=0.35)      # occluding the object
-    image = image + rand.uniform(0.01, 0.06)[:, None] * torch.randn(image.shape, generator=generator)
+    image = _draw_distractor(image, rand, x, y, scale, probability=0.25)      # occluding the object
+    image = image + rand.uniform(0.01, 0.04)[:, None] * torch.randn(image.shape, generator=generator)
     return (image.clamp(0, 1) * 255).round().to(torch.uint8), labels
 
 
@@ -103,7 +103,7 @@ class _Random:
     def colour(self) -> torch.Tensor:
         return torch.rand(self.n, 3, 1, 1, generator=self.generator)
 
-    def contrasting_colour(self, against: torch.Tensor, candidates: int = 3) -> torch.Tensor:
+    def contrasting_colour(self, against: torch.Tensor, candidates: int = 4) -> torch.Tensor:
         """Of a few random colours, the one farthest from `against` [n, 3]; [n, 3, 1, 1]."""
         options = torch.rand(self.n, candidates, 3, generator=self.generator)
         best = (options - against[:, None]).norm(dim=2).argmax(dim=1)
@@ -248,9 +248,10 @@ def _background(rand: _Random, size: int) -> torch.Tensor:
     y, x = torch.meshgrid(torch.linspace(-1, 1, size), torch.linspace(-1, 1, size), indexing="ij")
     direction = rand.angle()
     t = (0.5 + 0.5 * (direction.cos() * x + direction.sin() * y) / math.sqrt(2))[:, None]  # [n, 1, S, S]
-    start, end = rand.colour(), rand.colour()
+    start = rand.colour()
+    end = torch.lerp(start, rand.colour(), 0.4)                    # a gentle gradient
     gradient = start + (end - start) * t
-    coarse_noise = torch.randn(rand.n, 3, 4, 4, generator=rand.generator) * rand.uniform(0.03, 0.15)[:, None]
+    coarse_noise = torch.randn(rand.n, 3, 4, 4, generator=rand.generator) * rand.uniform(0.02, 0.08)[:, None]
     return gradient + F.interpolate(coarse_noise, size=(size, size), mode="bilinear", align_corners=False)
 
 
