@@ -20,11 +20,12 @@ Classes (sizes are for 32x32 images and scale with `image_size`):
 8. side by side  -- two small discs, squares or triangles (radius 3-5) next to each other.
 9. stacked       -- the same two objects one above the other.
 
-Nuisances shared by all classes: a background that is a random two-colour gradient plus
-low-frequency colour noise; colours, position, scale and rotation drawn at random; 1-4
-distractors (thin line segments and specks, some drawn over the object); Gaussian pixel
-noise. Objects may be cut by the image border. Pixels are anti-aliased (coverage of a
-signed distance), so the images are smooth at any `image_size`.
+Nuisances shared by all classes: a background that is a gentle gradient of a random colour
+plus low-frequency colour noise; object colours (chosen to contrast with the background),
+position, scale and rotation drawn at random; up to three distractors (thin line segments and
+specks; two behind the object with p = 0.5 each, one over it with p = 0.25); Gaussian pixel
+noise (std 0.01-0.04). Objects may be cut by the image border. Pixels are anti-aliased
+(coverage of a signed distance), so the images are smooth at any `image_size`.
 """
 from __future__ import annotations
 
