@@ -27,6 +27,16 @@ from .data.augment import rand_augment, random_crop_flip
 from .runtime import autocast, resolve_device
 
 
+AUGMENTATIONS = {
+    "none": "no augmentation",
+    "crop_flip": "pad-4 random crop and horizontal flip",
+    "randaugment": "RandAugment (2 ops, magnitude 9), then pad-4 random crop and horizontal flip",
+    # locuslab/convmixer-cifar10's recommended command: RandomResizedCrop with scale=(1.0, 1.0) and
+    # ratio 1 (the identity on 32x32 images), flip, RandAugment(2, 12); no jitter, no erasing.
+    "flip_randaugment_m12": "horizontal flip, then RandAugment (2 ops, magnitude 12); no crop",
+}
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     epochs: int
@@ -34,9 +44,9 @@ class TrainConfig:
     lr: float = 1e-3
     weight_decay: float = 0.05
     warmup_epochs: float = 1.0
-    schedule: str = "cosine"          # "cosine" (linear warm-up + cosine) or "onecycle"
+    schedule: str = "cosine"          # "cosine" (linear warm-up + cosine) or "onecycle" (see lr_factor)
     label_smoothing: float = 0.1
-    augment: str = "crop_flip"        # "none", "crop_flip" or "randaugment" (+ crop/flip)
+    augment: str = "crop_flip"        # one of AUGMENTATIONS
     grad_clip: float | None = 1.0
     precision: str = "auto"           # "fp32", "bf16" or "auto" (bf16 on CUDA, fp32 on CPU)
     eval_batch_size: int = 512
@@ -44,8 +54,8 @@ class TrainConfig:
     def __post_init__(self):
         if self.schedule not in ("cosine", "onecycle"):
             raise ValueError(f"unknown schedule {self.schedule!r}; use 'cosine' or 'onecycle'")
-        if self.augment not in ("none", "crop_flip", "randaugment"):
-            raise ValueError(f"unknown augment {self.augment!r}; use 'none', 'crop_flip' or 'randaugment'")
+        if self.augment not in AUGMENTATIONS:
+            raise ValueError(f"unknown augment {self.augment!r}; use one of {', '.join(AUGMENTATIONS)}")
         if self.precision not in ("auto", "fp32", "bf16"):
             raise ValueError(f"unknown precision {self.precision!r}; use 'auto', 'fp32' or 'bf16'")
         if self.epochs < 1 or self.batch_size < 1:
@@ -70,15 +80,20 @@ def lr_factor(step: int, total_steps: int, warmup_steps: int, schedule: str) -> 
     """Multiplier of the peak learning rate at `step`.
 
     cosine: linear warm-up from 0, then half-cosine to 0.
-    onecycle: linear up to the peak over the warm-up, then linearly down to 0 (the
-    piecewise-linear one-cycle of the ConvMixer CIFAR-10 recipe).
+    onecycle: the piecewise-linear schedule of locuslab/convmixer-cifar10 (`np.interp` over the
+    knots 0, 2/5, 4/5 and 1 of training with values 0, 1, 1/20, 0): linear up to the peak over the
+    warm-up (set warmup_epochs to 2/5 of the epochs to match it), linear down to 1/20 of the peak
+    at 4/5 of training, then linear to 0.
     """
     if warmup_steps > 0 and step < warmup_steps:
         return (step + 1) / warmup_steps
-    progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
     if schedule == "cosine":
+        progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
         return 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
-    return max(0.0, 1.0 - progress)
+    knot = 0.8 * total_steps
+    if step < knot:
+        return 1.0 - 0.95 * (step - warmup_steps) / max(1.0, knot - warmup_steps)
+    return max(0.0, 0.05 * (total_steps - step) / max(1.0, total_steps - knot))
 
 
 @torch.no_grad()
@@ -106,13 +121,16 @@ def _save_checkpoint(path: Path, state: dict) -> None:
 def train(model: nn.Module, data: DataSplits, config: TrainConfig, *, seed: int,
           device: str | torch.device | None = None, checkpoint: str | Path | None = None,
           progress: bool = True, loss_fn: Callable | None = None,
-          stop_after_epochs: int | None = None) -> dict:
+          stop_after_epochs: int | None = None, step_hook: Callable[[int, int], None] | None = None) -> dict:
     """Train `model` on `data.train`, evaluating on `data.test` after every epoch.
 
     `checkpoint`: a file written after every epoch; if it exists when training starts, the
     run resumes from it. `loss_fn(model, images, labels) -> (loss, logits)` replaces the
     default cross-entropy step (e.g. for distillation). `stop_after_epochs` ends the call
-    early, as an interruption would (used by the resume test).
+    early, as an interruption would (used by the resume test). `step_hook(step, total_steps)` is
+    called at the start of every optimisation step, before its forward pass, with the global step
+    (0-based, counted over all epochs, so a resumed run sees the same steps) and the total; EViT
+    uses it for its keep-rate schedule.
     Returns {"history": [per-epoch metrics], "final": last test metrics, "mean"/"std": the
     normalisation used, "train_time_s": seconds spent training in this and earlier calls}.
     """
@@ -154,11 +172,10 @@ def train(model: nn.Module, data: DataSplits, config: TrainConfig, *, seed: int,
         batches = iterate_batches(data.train, config.batch_size, shuffle=True, generator=generator, drop_last=True)
         bar = tqdm(batches, total=steps_per_epoch, desc=f"epoch {epoch + 1}/{config.epochs}",
                    disable=not progress, leave=False)
-        for images, labels in bar:
-            if config.augment == "randaugment":
-                images = rand_augment(images)
-            if config.augment != "none":
-                images = random_crop_flip(images, padding=4, generator=generator)
+        for batch_index, (images, labels) in enumerate(bar):
+            if step_hook is not None:
+                step_hook(epoch * steps_per_epoch + batch_index, total_steps)
+            images = _augment(images, config.augment, generator)
             images, labels = normalize(images.to(device), mean, std), labels.to(device)
             with autocast(device, config.precision):
                 loss, logits = criterion(model, images, labels)
@@ -188,6 +205,17 @@ def train(model: nn.Module, data: DataSplits, config: TrainConfig, *, seed: int,
                                           "history": history, "epoch": epoch + 1, "train_time_s": train_time})
     return {"history": history, "final": {k: history[-1][k] for k in ("test_loss", "test_acc")} if history else None,
             "mean": mean, "std": std, "train_time_s": train_time, "completed": len(history) == config.epochs}
+
+
+def _augment(images: torch.Tensor, augment: str, generator: torch.Generator) -> torch.Tensor:
+    """One batch of uint8 images through the named augmentation (see AUGMENTATIONS)."""
+    if augment == "randaugment":
+        images = rand_augment(images)
+    if augment in ("randaugment", "crop_flip"):
+        images = random_crop_flip(images, padding=4, generator=generator)
+    if augment == "flip_randaugment_m12":  # a zero-padding crop is a flip only
+        images = rand_augment(random_crop_flip(images, padding=0, generator=generator), num_ops=2, magnitude=12)
+    return images
 
 
 def _cross_entropy_step(model, images, labels, label_smoothing):

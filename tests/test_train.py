@@ -55,8 +55,12 @@ def test_lr_schedules():
     assert cosine[0] == pytest.approx(0.1) and cosine[9] == pytest.approx(1.0)
     assert cosine[10] == pytest.approx(1.0) and cosine[-1] < 0.01
     assert all(x >= y for x, y in zip(cosine[10:], cosine[11:]))
-    onecycle = [lr_factor(s, 100, 50, "onecycle") for s in range(100)]
-    assert max(onecycle) == pytest.approx(1.0) and onecycle[75] == pytest.approx(0.5)
+    # the convmixer-cifar10 knots: 0 -> 1 at 2/5, -> 1/20 at 4/5, -> 0 at the end
+    onecycle = [lr_factor(s, 100, 40, "onecycle") for s in range(101)]
+    assert onecycle[0] == pytest.approx(1 / 40) and onecycle[39] == pytest.approx(1.0)
+    assert onecycle[40] == pytest.approx(1.0) and onecycle[80] == pytest.approx(0.05)
+    assert onecycle[60] == pytest.approx(1 - 0.95 / 2) and onecycle[90] == pytest.approx(0.025)
+    assert onecycle[100] == 0.0 and all(x >= y for x, y in zip(onecycle[40:], onecycle[41:]))
 
 
 def test_bad_train_configs_fail_clearly():
