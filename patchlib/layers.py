@@ -111,6 +111,46 @@ class Mlp(nn.Module):
         return self.fc2(self.act(self.fc1(x)))
 
 
+def keep_count(num_image_tokens: int, keep_rate: float) -> int:
+    """Image tokens an EViT reorganisation keeps: ⌈keep_rate · n⌉ (official `evit.py`, `Attention`).
+
+    `n` counts every non-CLS token entering the block, a fused token from an earlier
+    reorganisation included (with N tokens in all, n = N − 1).
+    """
+    if not 0 < keep_rate <= 1:
+        raise ValueError(f"keep rate must be in (0, 1], got {keep_rate}")
+    return min(num_image_tokens, math.ceil(keep_rate * num_image_tokens))
+
+
+def reorganize_tokens(x: torch.Tensor, attention: torch.Tensor, keep_rate: float, *,
+                      fuse_inattentive: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """EViT token reorganisation (Liang et al., 2022, §3.2-3.3, Fig. 2, Eq. 3).
+
+    x: [B, N, D] tokens, CLS first; attention: [B, h, N, N] post-softmax attention of the same
+    block. Attentiveness of image token j is the CLS token's attention to it averaged over
+    heads. Each image keeps its own top ⌈keep_rate·(N−1)⌉ tokens, in descending attentiveness
+    (`torch.topk(sorted=True)`, as the official code; the order has no effect on the output,
+    since attention is permutation-equivariant and positions were added at the input). With
+    fusion the others become ONE token, Σ_j a_j x_j over the dropped tokens, weighted by their
+    CLS attention and, as in the official code, not renormalised; it is appended last.
+    Returns (tokens [B, 1 + k (+1), D], kept indices [B, k] among the N−1 image tokens), or
+    (x, None) when nothing would be dropped.
+    """
+    batch, n, dim = x.shape
+    k = keep_count(n - 1, keep_rate)
+    if k == n - 1:
+        return x, None
+    cls_attention = attention[:, :, 0, 1:].mean(dim=1)                                 # [B, N-1]
+    kept = torch.topk(cls_attention, k, dim=1, largest=True, sorted=True).indices       # [B, k]
+    image = x[:, 1:]                                                                   # [B, N-1, D]
+    attentive = torch.gather(image, 1, kept.unsqueeze(-1).expand(-1, -1, dim))         # [B, k, D]
+    parts = [x[:, :1], attentive]
+    if fuse_inattentive:
+        weights = cls_attention.scatter(1, kept, 0.0)                                  # [B, N-1], 0 where kept
+        parts.append(torch.einsum("bn,bnd->bd", weights, image).unsqueeze(1))          # [B, 1, D]
+    return torch.cat(parts, dim=1), kept                                               # [B, 1+k(+1), D]
+
+
 class Block(nn.Module):
     """Pre-norm Transformer encoder block (ViT Eq. 2-3): x + MSA(LN(x)), then x + MLP(LN(x))."""
 
@@ -128,3 +168,83 @@ class Block(nn.Module):
             return x + self.mlp(self.norm2(x)), attention
         x = x + self.attn(self.norm1(x))
         return x + self.mlp(self.norm2(x))
+
+    def forward_reorganize(self, x: torch.Tensor, *, keep_rate: float, fuse_inattentive: bool = True):
+        """An EViT block (Liang et al., 2022, Fig. 2): explicit attention, then the token
+        reorganisation between the attention residual and the MLP (`reorganize_tokens`).
+
+        Returns (tokens, attention [B, h, N, N], kept [B, k] or None when nothing is dropped).
+        """
+        attn_out, attention = self.attn(self.norm1(x), return_attention=True)
+        x, kept = reorganize_tokens(x + attn_out, attention, keep_rate, fuse_inattentive=fuse_inattentive)
+        return x + self.mlp(self.norm2(x)), attention, kept
+
+
+# ---- Resampling the patch-embedding kernel (FlexiViT, Beyer et al., 2023, §3.4) ----
+
+from functools import lru_cache  # noqa: E402  (kept next to the one section that uses it)
+
+KERNEL_RESIZE_METHODS = ("pi", "resize", "area", "norm")
+KERNEL_INTERPOLATIONS = ("bilinear", "bicubic")
+
+
+@lru_cache(maxsize=256)
+def _resize_matrix(old: tuple[int, int], new: tuple[int, int], interpolation: str, antialias: bool) -> torch.Tensor:
+    """B [h'w', hw] with resize(x).flatten() = B @ x.flatten(), built by resizing one-hot images (float64, CPU)."""
+    basis = torch.eye(old[0] * old[1], dtype=torch.float64).reshape(-1, 1, *old)                # [hw, 1, h, w]
+    resized = F.interpolate(basis, size=new, mode=interpolation, antialias=antialias, align_corners=False)
+    return resized.reshape(old[0] * old[1], new[0] * new[1]).T.contiguous()                   # [h'w', hw]
+
+
+@lru_cache(maxsize=256)
+def _pi_resize_matrix(old: tuple[int, int], new: tuple[int, int], interpolation: str, antialias: bool) -> torch.Tensor:
+    """pinv(B^T) [h'w', hw]: the least-squares solution map of FlexiViT §3.4 (float64, CPU)."""
+    return torch.linalg.pinv(_resize_matrix(old, new, interpolation, antialias).T)
+
+
+def resample_patch_embed(weight: torch.Tensor, new_size: int | tuple[int, int], *, method: str = "pi",
+                         interpolation: str = "bilinear", antialias: bool = False) -> torch.Tensor:
+    """Resample a patch-embedding kernel [D, C, h, w] to [D, C, h', w'] (FlexiViT §3.4, Fig. 4).
+
+    A token is <x, w> for a patch x. When the patch is resized, x -> B x (B: the linear resize
+    operator, `F.interpolate(mode=interpolation, antialias=antialias, align_corners=False)`), the
+    methods compared in FlexiViT Fig. 4 give:
+
+    * "pi" (PI-resize, §3.4): w' = argmin_w' E_x[(<x, w> - <Bx, w'>)^2] = pinv(B^T) w. When upsampling
+      (h' >= h, w' >= w) B^T has full row rank and <Bx, w'> = <x, w> for every patch x; when
+      downsampling it is the least-squares solution (for x ~ N(0, I)).
+    * "resize": w' = B w, the kernel resized like an image (the "vanilla" baseline).
+    * "area": w' = B w * (h w) / (h' w'): keeps the token scale when the patch's pixel count changes.
+    * "norm": w' = B w, each output filter rescaled to the L2 norm of the original filter.
+
+    The defaults (bilinear, no antialiasing) match big_vision's FlexiViT (`tf.image.resize`,
+    "bilinear"). Differentiable in `weight`; B and pinv(B^T) are computed once per
+    (sizes, interpolation, antialias) in float64 and cast to the weight's device and dtype.
+    """
+    if weight.ndim != 4:
+        raise ValueError(f"expected a kernel [D, C, h, w], got shape {tuple(weight.shape)}")
+    if method not in KERNEL_RESIZE_METHODS:
+        raise ValueError(f"unknown method {method!r}; use one of {', '.join(KERNEL_RESIZE_METHODS)}")
+    if interpolation not in KERNEL_INTERPOLATIONS:
+        raise ValueError(f"unknown interpolation {interpolation!r}; use one of {', '.join(KERNEL_INTERPOLATIONS)}")
+    new_size = to_2tuple(new_size)
+    if len(new_size) != 2 or any(not isinstance(s, int) or s < 1 for s in new_size):
+        raise ValueError(f"new_size must be a positive int or (h, w), got {new_size!r}")
+    old_size = tuple(weight.shape[-2:])
+    if old_size == new_size:
+        return weight
+    dim, channels = weight.shape[:2]
+    flat = weight.reshape(dim, channels, old_size[0] * old_size[1])                             # [D, C, hw]
+    if method == "pi":
+        matrix = _pi_resize_matrix(old_size, new_size, interpolation, bool(antialias))         # [h'w', hw]
+    else:
+        matrix = _resize_matrix(old_size, new_size, interpolation, bool(antialias))            # [h'w', hw]
+    resized = flat @ matrix.to(device=weight.device, dtype=weight.dtype).T                     # [D, C, h'w']
+    resized = resized.reshape(dim, channels, *new_size)
+    if method == "area":
+        resized = resized * (old_size[0] * old_size[1] / (new_size[0] * new_size[1]))
+    elif method == "norm":
+        old_norm = weight.flatten(1).norm(dim=1)                                                # [D]
+        new_norm = resized.flatten(1).norm(dim=1).clamp_min(torch.finfo(resized.dtype).tiny)
+        resized = resized * (old_norm / new_norm)[:, None, None, None]
+    return resized

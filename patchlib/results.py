@@ -130,7 +130,7 @@ def run_or_load(config: dict, compute: Callable[[], dict], *, results_dir: Path 
     path = result_path(config, results_dir)
     if not force:
         record = load_result(path, config)
-        stored_fingerprint = record and record["provenance"].get("data", {}).get("fingerprint")
+        stored_fingerprint = record and (record["provenance"].get("data") or {}).get("fingerprint")
         if record is not None and (data_fingerprint is None or stored_fingerprint == data_fingerprint):
             return record
     provenance = environment(device)  # taken before computing: the code as it was when the run started

@@ -16,6 +16,7 @@ from ..profiles import get_profile
 from ..registry import create_model
 from ..runtime import resolve_device
 from ..train import TrainConfig, train
+from ..vit import config_record
 from .common import checkpoint_path, load_profile_data, run_experiment
 
 CHAPTER = "vit"
@@ -51,7 +52,7 @@ SIZES = {
 
 def experiment_config(profile: str, seed: int) -> dict:
     size = SIZES[get_profile(profile).name]
-    model_config = asdict(create_model(size.model, **size.model_overrides).config)
+    model_config = config_record(create_model(size.model, **size.model_overrides).config)
     return {"chapter": CHAPTER, "name": f"fig7-{profile}", "profile": profile, "seed": seed,
             "dataset": get_profile(profile).dataset, "n_train": size.n_train, "n_test": size.n_test,
             "model": size.model, "model_config": model_config, "train": asdict(size.train),
