@@ -1,0 +1,56 @@
+"""Figures of the ConvMixer chapter, drawn from stored records (see patchlib.experiments.convmixer)."""
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+# Test accuracy per epoch of the 25-epoch run printed in the locuslab/convmixer-cifar10 README
+# (ConvMixer-256/8, k=5, p=2, the recommended command, one 2080Ti): the published curve.
+README_RECIPE_TEST_ACC = (54.18, 61.57, 70.69, 77.08, 73.44, 76.55, 83.28, 76.55, 81.38, 78.91, 83.87, 83.12, 85.63,
+                          87.00, 85.27, 89.07, 90.19, 90.68, 91.39, 92.40, 92.38, 92.48, 92.53, 92.55, 92.60)
+
+
+def recipe_curve(record: dict):
+    """Test and train accuracy per epoch of the recipe run, against the README's published run,
+    on a common x axis: the fraction of the schedule (both use the same one-cycle shape)."""
+    history = record["result"]["history"]
+    epochs = len(history)
+    fraction = np.arange(1, epochs + 1) / epochs
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.plot(fraction, [h["test_acc"] for h in history], "o-", label=f"ours, test ({epochs} epochs)")
+    ax.plot(fraction, [h["train_acc"] for h in history], "o--", alpha=0.6, label="ours, train (augmented)")
+    published = np.asarray(README_RECIPE_TEST_ACC)
+    ax.plot(np.arange(1, len(published) + 1) / len(published), published, "s-", color="0.45", markersize=3,
+            label="convmixer-cifar10 README, test (ConvMixer-256/8, 25 epochs)")
+    ax.set(xlabel="fraction of the training schedule", ylabel="top-1 accuracy (%)", ylim=(0, 100),
+           title="The convmixer-cifar10 recipe")
+    ax.legend(loc="lower right", fontsize=8)
+    return fig
+
+
+def grid_figure(table):
+    """Left: accuracy over kernel size x patch size (heatmap). Right: accuracy vs measured
+    inference throughput, one point per cell, labelled (k, p)."""
+    accuracy = table.pivot(index="patch", columns="kernel", values="accuracy (%)")
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.2), gridspec_kw={"width_ratios": [1, 1.25]})
+    image = left.imshow(accuracy.values, cmap="viridis", aspect="auto")
+    for i, patch in enumerate(accuracy.index):
+        for j, kernel in enumerate(accuracy.columns):
+            value = accuracy.loc[patch, kernel]
+            left.text(j, i, f"{value:.1f}", ha="center", va="center",
+                      color="white" if value < np.nanmean(accuracy.values) else "black", fontsize=9)
+    left.set_xticks(range(len(accuracy.columns)), [str(k) for k in accuracy.columns])
+    left.set_yticks(range(len(accuracy.index)), [str(p) for p in accuracy.index])
+    left.set(xlabel="kernel size k", ylabel="patch size p", title="Test accuracy (%)")
+    left.grid(False)
+    fig.colorbar(image, ax=left, shrink=0.85)
+
+    for patch, cells in table.groupby("patch"):
+        right.scatter(cells["img/s"], cells["accuracy (%)"], s=30, label=f"p = {patch}")
+        for kernel, speed, acc in zip(cells["kernel"], cells["img/s"], cells["accuracy (%)"]):
+            right.annotate(f"k={int(kernel)}", (speed, acc), fontsize=7, textcoords="offset points", xytext=(4, 2))
+    right.set_xscale("log")
+    right.set(xlabel="inference throughput (images/s, log scale)", ylabel="test accuracy (%)",
+              title="Accuracy vs speed")
+    right.legend(fontsize=8)
+    return fig

@@ -1,0 +1,53 @@
+"""The ConvMixer chapter's claim rules, on hand-made records whose verdicts are known."""
+from dataclasses import asdict
+
+import pytest
+
+from patchlib.experiments import convmixer
+from patchlib.profiles import PROFILES
+
+
+def _records(accuracy, *, recipe_acc=80.0, profile="cpu", exact_recipe=False):
+    """Records shaped like `convmixer.run`'s, with test accuracy `accuracy(k, p)` per cell."""
+    size = convmixer.SIZES[profile]
+    grid, speeds = [], []
+    for p in size.patch_sizes:
+        for k in size.kernel_sizes:
+            config = convmixer.cell_config(profile, 0, k, p)
+            grid.append({"config": config, "result": {"final": {"test_acc": accuracy(k, p)}, "parameters": 1000 * k,
+                                                      "cost": {"gmacs": 1.0 / p**2}, "train_time_s": 60.0}})
+            speeds.append({"images_per_s": 100.0 * p**2})
+    recipe = convmixer.recipe_config(profile, 0)
+    if exact_recipe:
+        recipe["model_config"] = asdict(convmixer.create_model("convmixer_256_8").config)
+        recipe["train"] = asdict(convmixer.recipe(25))
+    return {"grid": grid, "throughput": {"result": {"throughput": speeds}},
+            "recipe": {"config": recipe, "config_hash": "0" * 16, "result": {"final": {"test_acc": recipe_acc}}}}
+
+
+def _verdicts(records):
+    return {c.id: c.verdict for c in convmixer.claims(records)}
+
+
+def test_claims_follow_the_grid():
+    paper_like = _records(lambda k, p: 80 + k - 3 * p)
+    assert _verdicts(paper_like) == {"larger_kernels_help": "reproduced", "smaller_patches_help": "reproduced",
+                                     "recipe_25_epochs": "not_tested"}
+    inverted = _records(lambda k, p: 80 - k + 3 * p)
+    assert _verdicts(inverted)["larger_kernels_help"] == "not_reproduced"
+    assert _verdicts(inverted)["smaller_patches_help"] == "not_reproduced"
+    mixed = _records(lambda k, p: 80 + (k if p == 1 else -k))
+    assert _verdicts(mixed)["larger_kernels_help"] == "partially"
+
+
+@pytest.mark.parametrize("acc, verdict", [(92.1, "reproduced"), (90.0, "not_reproduced")])
+def test_the_recipe_claim_is_judged_only_for_the_exact_recipe(acc, verdict):
+    assert _verdicts(_records(lambda k, p: 50.0, recipe_acc=acc, profile="gpu", exact_recipe=True))[
+        "recipe_25_epochs"] == verdict
+
+
+def test_every_profile_has_sizes_and_the_gpu_profile_runs_the_exact_recipe():
+    assert set(convmixer.SIZES) == set(PROFILES)
+    gpu = convmixer.SIZES["gpu"]
+    assert gpu.recipe_train == convmixer.recipe(25) and gpu.recipe_model == "convmixer_256_8"
+    assert gpu.recipe_train.lr == 0.05 and gpu.recipe_train.batch_size == 512 and gpu.recipe_train.weight_decay == 0.005
