@@ -5,7 +5,7 @@ SHELL := /bin/bash
 PROFILE ?= smoke
 SEED ?= 0
 DEVICE ?= auto
-CHAPTERS ?= vit convmixer
+CHAPTERS ?= vit flexivit evit convmixer
 BOOK_CHAPTERS ?= book/chapters
 
 VENV := .venv

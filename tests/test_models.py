@@ -8,7 +8,7 @@ from patchlib.measure import parameter_count
 def test_registry_lists_and_creates_models():
     names = patchlib.list_models()
     assert {"vit_micro", "vit_tiny_cifar", "vit_base_patch16_224"} <= set(names)
-    assert patchlib.list_models("cifar") == ["vit_tiny_cifar"]
+    assert patchlib.list_models("vit_tiny") == ["vit_tiny_cifar"]
     model = patchlib.create_model("vit_micro", depth=1, num_classes=3)
     assert len(model.blocks) == 1 and model.head.out_features == 3
 
