@@ -2,8 +2,9 @@
 # Screenshot pages of the built book with headless Chromium, to check by eye that they
 # render offline (math typeset by the local MathJax, figures shown, layout intact).
 #
-#   scripts/screenshot.sh [PAGE ...]     PAGE relative to $BOOK_DIR/_build/html (default
-#                                        below); BOOK_DIR defaults to book
+#   scripts/screenshot.sh [PAGE ...]     PAGE relative to $BOOK_DIR/_build/html (default:
+#                                        the index, every toc chapter, the bibliography);
+#                                        BOOK_DIR defaults to book
 # Installs nothing: needs `chromium` (Debian: apt-get install -y chromium).
 # Writes $BOOK_DIR/_build/screenshots/<page path with / replaced by _>.png.
 set -euo pipefail
@@ -23,7 +24,12 @@ fi
 [ -f "$html/index.html" ] || { echo "screenshot: $html/index.html missing; run 'make book' first" >&2; exit 1; }
 
 pages=("$@")
-[ ${#pages[@]} -gt 0 ] || pages=(index.html chapters/vit.html bibliography.html)
+if [ ${#pages[@]} -eq 0 ]; then  # default: the index, every chapter named in the toc, the bibliography
+    pages=(index.html)
+    while read -r chapter; do pages+=("$chapter.html"); done \
+        < <(sed -n 's/^ *- *file: *\(chapters\/[A-Za-z0-9_.-]*\).*/\1/p' "$book/_toc.yml")
+    pages+=(bibliography.html)
+fi
 
 mkdir -p "$out"
 profile=$(mktemp -d)
