@@ -74,7 +74,9 @@ class Attention(nn.Module):
 
     Uses `scaled_dot_product_attention` (fused kernels) unless the caller asks for the
     attention maps, in which case softmax(QK^T / sqrt(d)) is computed explicitly and returned
-    as [B, heads, N, N]. Both paths give the same output.
+    as [B, heads, N, N]. Both paths give the same output. `return_cls_attention` keeps the
+    fused kernel for the output and computes only the class token's row of the attention,
+    [B, heads, 1, N] (all that EViT's reorganisation reads).
     """
 
     def __init__(self, dim: int, *, heads: int, qkv_bias: bool = True):
@@ -86,16 +88,17 @@ class Attention(nn.Module):
         self.qkv = nn.Linear(dim, dim * 3, bias=qkv_bias)
         self.proj = nn.Linear(dim, dim)
 
-    def forward(self, x: torch.Tensor, *, return_attention: bool = False):
+    def forward(self, x: torch.Tensor, *, return_attention: bool = False, return_cls_attention: bool = False):
         q, k, v = rearrange(self.qkv(x), "b n (three h d) -> three b h n d", three=3, h=self.heads)
+        scale = self.head_dim ** -0.5
         if return_attention:
-            attention = (q @ k.transpose(-2, -1) * self.head_dim ** -0.5).softmax(dim=-1)  # [B, h, N, N]
+            attention = (q @ k.transpose(-2, -1) * scale).softmax(dim=-1)                # [B, h, N, N]
             out = attention @ v
         else:
-            attention = None
             out = F.scaled_dot_product_attention(q, k, v)
+            attention = (q[:, :, :1] @ k.transpose(-2, -1) * scale).softmax(dim=-1) if return_cls_attention else None
         out = self.proj(rearrange(out, "b h n d -> b n (h d)"))
-        return (out, attention) if return_attention else out
+        return (out, attention) if return_attention or return_cls_attention else out
 
 
 class Mlp(nn.Module):
@@ -127,7 +130,7 @@ def reorganize_tokens(x: torch.Tensor, attention: torch.Tensor, keep_rate: float
     """EViT token reorganisation (Liang et al., 2022, §3.2-3.3, Fig. 2, Eq. 3).
 
     x: [B, N, D] tokens, CLS first; attention: [B, h, N, N] post-softmax attention of the same
-    block. Attentiveness of image token j is the CLS token's attention to it averaged over
+    block, or just its class-token row [B, h, 1, N]. Attentiveness of image token j is the CLS token's attention to it averaged over
     heads. Each image keeps its own top ⌈keep_rate·(N−1)⌉ tokens, in descending attentiveness
     (`torch.topk(sorted=True)`, as the official code; the order has no effect on the output,
     since attention is permutation-equivariant and positions were added at the input). With
@@ -169,13 +172,18 @@ class Block(nn.Module):
         x = x + self.attn(self.norm1(x))
         return x + self.mlp(self.norm2(x))
 
-    def forward_reorganize(self, x: torch.Tensor, *, keep_rate: float, fuse_inattentive: bool = True):
-        """An EViT block (Liang et al., 2022, Fig. 2): explicit attention, then the token
-        reorganisation between the attention residual and the MLP (`reorganize_tokens`).
+    def forward_reorganize(self, x: torch.Tensor, *, keep_rate: float, fuse_inattentive: bool = True,
+                           full_attention: bool = False):
+        """An EViT block (Liang et al., 2022, Fig. 2): attention, then the token reorganisation
+        between the attention residual and the MLP (`reorganize_tokens`).
 
-        Returns (tokens, attention [B, h, N, N], kept [B, k] or None when nothing is dropped).
+        The output comes from the fused attention kernel and only the class token's attention row
+        is computed explicitly, unless `full_attention` asks for the whole map (for analyses).
+        Returns (tokens, attention [B, h, N, N] or its CLS row [B, h, 1, N], kept [B, k] or None
+        when nothing is dropped).
         """
-        attn_out, attention = self.attn(self.norm1(x), return_attention=True)
+        attn_out, attention = self.attn(self.norm1(x), return_attention=full_attention,
+                                        return_cls_attention=not full_attention)
         x, kept = reorganize_tokens(x + attn_out, attention, keep_rate, fuse_inattentive=fuse_inattentive)
         return x + self.mlp(self.norm2(x)), attention, kept
 

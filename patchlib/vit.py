@@ -138,7 +138,8 @@ class VisionTransformer(nn.Module):
         for index, block in enumerate(self.blocks):
             if reorganize and index in self.config.reorganize_layers:
                 x, attention, kept = block.forward_reorganize(x, keep_rate=self.keep_rate,
-                                                              fuse_inattentive=self.config.fuse_inattentive)
+                                                              fuse_inattentive=self.config.fuse_inattentive,
+                                                              full_attention=return_attention)
                 if kept is not None:
                     positions = torch.gather(positions, 1, kept)                                 # [B, k]
                     if self.config.fuse_inattentive:

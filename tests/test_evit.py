@@ -159,13 +159,14 @@ def test_block_without_drops_matches_the_plain_block():
     torch.testing.assert_close(out, block(x), rtol=1e-5, atol=1e-5)
 
 
-def test_evit_flops_count_explicit_attention_and_fewer_tokens():
-    """MACs by hand: full block 0 attention, reorganisation, then blocks on fewer tokens."""
+def test_evit_flops_count_attention_cls_row_and_fewer_tokens():
+    """MACs by hand: block 0's attention plus its class-token attention row (q_cls K^T), the
+    fusion sum, then the MLP and the next block on fewer tokens."""
     model = evit(keep_rate=0.5, layers=(0,), depth=2, heads=2)
     n, d, p, n1 = 65, 64, 4, 1 + 32 + 1
     attention = lambda t: t * d * 3 * d + 2 * t * t * d + t * d * d
     mlp = lambda t: 2 * t * d * 4 * d
-    expected = (n - 1) * 3 * p * p * d + attention(n) + (n - 1) * d + mlp(n1) + attention(n1) + mlp(n1) + d * 10
+    expected = (n - 1) * 3 * p * p * d + attention(n) + n * d + (n - 1) * d + mlp(n1) + attention(n1) + mlp(n1) + d * 10
     assert flops(model, (3, 32, 32))["macs"] == expected
     model.set_keep_rate(1.0)
     assert flops(model, (3, 32, 32))["macs"] == (n - 1) * 3 * p * p * d + 2 * (attention(n) + mlp(n)) + d * 10
@@ -276,3 +277,17 @@ def test_claim_verdicts_follow_their_rules():
     verdicts = {c.id: c.verdict for c in chapter.claims(bad)}
     assert verdicts == {"speed_at_0.7": "not_reproduced", "fusion_helps_at_0.5": "not_reproduced",
                         "train_with_reorganization": "not_reproduced", "higher_resolution": "not_tested"}
+
+
+def test_cls_row_path_equals_the_full_attention_path():
+    """The fast path (fused kernel + class-token row only) keeps the same tokens and gives the same
+    output as the explicit full attention map."""
+    torch.manual_seed(0)
+    block = Block(32, heads=4).eval()
+    x = torch.randn(3, 17, 32)
+    fast, cls_row, kept_fast = block.forward_reorganize(x, keep_rate=0.5)
+    full, attention, kept_full = block.forward_reorganize(x, keep_rate=0.5, full_attention=True)
+    assert cls_row.shape == (3, 4, 1, 17) and attention.shape == (3, 4, 17, 17)
+    torch.testing.assert_close(cls_row, attention[:, :, :1])
+    assert torch.equal(kept_fast, kept_full)
+    torch.testing.assert_close(fast, full, rtol=1e-5, atol=1e-5)
