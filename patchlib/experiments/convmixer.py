@@ -116,20 +116,28 @@ def _train_one(config: dict, *, seed: int, device, results_dir, force: bool, pro
 
 
 def _measure_throughput(profile: str, seed: int, cells: list[dict], *, device, results_dir, force: bool) -> dict:
-    """Inference throughput of every grid cell (random weights: speed does not depend on them)."""
+    """Inference throughput of every grid cell (random weights: speed does not depend on them).
+
+    The cells are timed in `rounds` passes over the whole grid, so that drift in the machine's
+    speed hits every cell alike; each cell's result is the round with the median throughput.
+    """
     size = SIZES[get_profile(profile).name]
     config = {"chapter": CHAPTER, "name": f"throughput-{profile}", "profile": profile, "seed": seed,
-              "device_type": device.type, "batch_size": 128, "precision": "fp32",
+              "device_type": device.type, "batch_size": 128, "precision": "fp32", "rounds": 3,
               "channels_last": size.channels_last, "models": [cell["model_config"] for cell in cells]}
 
     def compute() -> dict:
-        measured = []
+        models = []
         for model_config in config["models"]:
             model = create_model(size.grid_model, **model_config)
-            if size.channels_last:
-                model = model.to(memory_format=torch.channels_last)
-            measured.append(throughput(model, (3, 32, 32), batch_size=config["batch_size"], device=device,
-                                       precision=config["precision"]))
+            models.append(model.to(memory_format=torch.channels_last) if size.channels_last else model)
+        rounds = [[throughput(model, (3, 32, 32), batch_size=config["batch_size"], device=device,
+                              precision=config["precision"]) for model in models]
+                  for _ in range(config["rounds"])]
+        measured = []
+        for per_round in zip(*rounds):
+            median = sorted(per_round, key=lambda m: m["images_per_s"])[len(per_round) // 2]
+            measured.append(median | {"rounds_images_per_s": [m["images_per_s"] for m in per_round]})
         return {"throughput": measured}
 
     return run_or_load(config, compute, results_dir=results_dir, force=force, device=device)
