@@ -138,23 +138,12 @@ class FlexiViT(VisionTransformer):
             raise ValueError(f"image size {(height, width)} is not divisible by patch size {patch}")
         kernel, pos_embed = self.resized_parameters(patch, (height // patch, width // patch))
         patches = F.conv2d(images, kernel, self.patch_embed.proj.bias, stride=patch)  # [B, D, gh, gw]
-        patches = rearrange(patches, "b d gh gw -> b (gh gw) d")                      # [B, N, D]
-        cls = self.cls_token.expand(patches.shape[0], -1, -1)
-        return torch.cat([cls, patches], dim=1) + pos_embed
+        return self.tokens(rearrange(patches, "b d gh gw -> b (gh gw) d"), pos_embed)
 
     def forward_features(self, images: torch.Tensor, *, patch_size: int | None = None,
                          return_attention: bool = False):
         """Token features after the final norm; optionally the attention map of every block."""
-        x = self.embed(images, patch_size)
-        attentions = []
-        for block in self.blocks:
-            if return_attention:
-                x, attention = block(x, return_attention=True)
-                attentions.append(attention)
-            else:
-                x = block(x)
-        x = self.norm(x)
-        return (x, attentions) if return_attention else x
+        return self.encode(self.embed(images, patch_size), return_attention=return_attention)
 
     def forward(self, images: torch.Tensor, patch_size: int | None = None) -> torch.Tensor:
         """Logits at `patch_size` (None: `config.default_patch_size`)."""

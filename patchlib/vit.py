@@ -115,9 +115,12 @@ class VisionTransformer(nn.Module):
 
     def embed(self, images: torch.Tensor) -> torch.Tensor:
         """Eq. 1: z_0 = [x_class; x_p E] + E_pos, shape [B, 1 + N, D]."""
-        patches = self.patch_embed(images)
+        return self.tokens(self.patch_embed(images), self.pos_embed)
+
+    def tokens(self, patches: torch.Tensor, pos_embed: torch.Tensor) -> torch.Tensor:
+        """The class token prepended to embedded patches [B, N, D], plus position embeddings."""
         cls = self.cls_token.expand(patches.shape[0], -1, -1)
-        return torch.cat([cls, patches], dim=1) + self.pos_embed
+        return torch.cat([cls, patches], dim=1) + pos_embed
 
     def set_keep_rate(self, keep_rate: float) -> None:
         """Change the keep rate of the reorganisation layers (EViT's training schedule, or one
@@ -131,7 +134,11 @@ class VisionTransformer(nn.Module):
         per reorganisation layer, the original patch positions (0..num_patches-1, row-major) of
         the image tokens left after it, [B, tokens]; -1 marks a fused token. With EViT the number
         of tokens shrinks at each reorganisation layer, and so do the attention maps after it."""
-        x = self.embed(images)
+        return self.encode(self.embed(images), return_attention=return_attention, return_kept=return_kept)
+
+    def encode(self, x: torch.Tensor, *, return_attention: bool = False, return_kept: bool = False):
+        """The Transformer encoder (Eq. 2-3, with EViT's reorganisation where configured) and the
+        final norm, on embedded tokens [B, 1 + N, D]; see `forward_features`."""
         reorganize = self.keep_rate < 1.0  # keep rate 1: the plain ViT, fused attention kernels included
         positions = torch.arange(x.shape[1] - 1, device=x.device).expand(x.shape[0], -1)  # [B, N-1]
         attentions, kept_positions = [], []
