@@ -10,28 +10,20 @@ saving the hardware turns into speed).
 """
 from __future__ import annotations
 
-import argparse
 import statistics
 
 import torch
+from _common import parse, parser, protocol
 
 from patchlib.experiments import evit
-from patchlib.measure import flops, throughput
+from patchlib.measure import alternating_throughput, flops
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--profile", default="cpu", help="whose model to time (default: cpu)")
-    parser.add_argument("--keep-rate", type=float, default=0.7)
-    parser.add_argument("--no-fusion", action="store_true", help="drop the inattentive tokens instead of fusing them")
-    parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--repeats", type=int, default=5, help="timed passes per model and round")
-    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
-    parser.add_argument("--device", default="cpu")
-    args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    arguments = parser(__doc__.split("\n\n")[0])
+    arguments.add_argument("--keep-rate", type=float, default=0.7)
+    arguments.add_argument("--no-fusion", action="store_true", help="drop the inattentive tokens instead of fusing them")
+    args = parse(arguments)
 
     torch.manual_seed(0)
     models = {"baseline": evit.evit_model(args.profile, 1.0, None),
@@ -39,11 +31,8 @@ def main() -> None:
     size = models["baseline"].config.image_size
     shape = (3, size, size)
     gmacs = {name: flops(model, shape)["gmacs"] for name, model in models.items()}
-    rates = {name: [] for name in models}
-    for round_index in range(args.rounds):
-        for name, model in (models.items() if round_index % 2 == 0 else reversed(models.items())):
-            rates[name].append(throughput(model, shape, batch_size=args.batch_size, device=args.device,
-                                          precision="fp32", warmup=2, repeats=args.repeats)["images_per_s"])
+    rates = alternating_throughput(models, shape, rounds=args.rounds, batch_size=args.batch_size, device=args.device,
+                                   precision="fp32", warmup=2, repeats=args.repeats)
     median = {name: statistics.median(values) for name, values in rates.items()}
     speedup = median["evit"] / median["baseline"]
     ratio = gmacs["baseline"] / gmacs["evit"]
@@ -51,8 +40,7 @@ def main() -> None:
     print(f"model: {args.profile} profile, reorganisation layers {layers} (1-based), keep rate {args.keep_rate}, "
           f"{'dropping' if args.no_fusion else 'fusing'} inattentive tokens, tokens per layer "
           f"{evit.tokens_per_layer(models['evit'])}")
-    print(f"protocol: batch {args.batch_size}, fp32, {args.device}, {torch.get_num_threads()} threads, "
-          f"{args.rounds} alternating rounds x (2 warm-up + {args.repeats} timed passes), median of round medians")
+    print(protocol(args))
     for name in models:
         print(f"{name:>8}: {gmacs[name]:.4f} GMACs/image, {median[name]:8.1f} images/s "
               f"(rounds: {', '.join(f'{r:.0f}' for r in rates[name])})")

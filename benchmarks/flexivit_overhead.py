@@ -11,30 +11,22 @@ machine's speed hits both alike (STYLE.md §11). Prints each model's median thro
 """
 from __future__ import annotations
 
-import argparse
 import statistics
 from dataclasses import replace
 
 import torch
+from _common import parse, parser, protocol
 
 from patchlib.experiments import flexivit as chapter
 from patchlib.flexivit import AtPatchSize
-from patchlib.measure import throughput
+from patchlib.measure import alternating_throughput
 from patchlib.vit import VisionTransformer
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--profile", default="cpu", help="whose model to time (default: cpu)")
-    parser.add_argument("--patch-size", type=int, default=8, help="a size that needs resizing (default: 8)")
-    parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--repeats", type=int, default=5, help="timed passes per model and round")
-    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
-    parser.add_argument("--device", default="cpu")
-    args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    arguments = parser(__doc__.split("\n\n")[0])
+    arguments.add_argument("--patch-size", type=int, default=8, help="a size that needs resizing (default: 8)")
+    args = parse(arguments)
 
     torch.manual_seed(0)
     size = chapter.SIZES[args.profile]
@@ -49,16 +41,12 @@ def main() -> None:
         torch.testing.assert_close(flexi(images, patch_size=patch), vit(images), rtol=0, atol=0)
     models = {"vit": vit, "flexivit": AtPatchSize(flexi, patch)}
     shape = (3, image, image)
-    rates = {name: [] for name in models}
-    for round_index in range(args.rounds):
-        for name, model in (models.items() if round_index % 2 == 0 else reversed(models.items())):
-            rates[name].append(throughput(model, shape, batch_size=args.batch_size, device=args.device,
-                                          precision="fp32", warmup=2, repeats=args.repeats)["images_per_s"])
+    rates = alternating_throughput(models, shape, rounds=args.rounds, batch_size=args.batch_size, device=args.device,
+                                   precision="fp32", warmup=2, repeats=args.repeats)
     median = {name: statistics.median(values) for name, values in rates.items()}
     print(f"model: {args.profile} profile FlexiViT at patch {patch} ({image // patch}x{image // patch} tokens, "
           f"base kernel {config.base_patch_size}, base grid {config.base_grid}), outputs equal to the plain ViT's")
-    print(f"protocol: batch {args.batch_size}, fp32, {args.device}, {torch.get_num_threads()} threads, "
-          f"{args.rounds} alternating rounds x (2 warm-up + {args.repeats} timed passes), median of round medians")
+    print(protocol(args))
     for name in models:
         print(f"{name:>9}: {median[name]:8.1f} images/s (rounds: {', '.join(f'{r:.0f}' for r in rates[name])})")
     overhead = median["vit"] / median["flexivit"] - 1

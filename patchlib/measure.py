@@ -51,6 +51,17 @@ def throughput(model: nn.Module, input_shape: tuple[int, ...], *, batch_size: in
             "warmup": warmup, "repeats": repeats, "iterations": iterations}
 
 
+def alternating_throughput(models: dict[str, nn.Module], input_shape: tuple[int, ...], *, rounds: int,
+                           **throughput_kwargs) -> dict[str, list[float]]:
+    """Images/s of each model per round, the models timed in turn within every round (their order
+    reversed every other round), so that drift in the machine's speed hits them alike."""
+    rates = {name: [] for name in models}
+    for round_index in range(rounds):
+        for name, model in (models.items() if round_index % 2 == 0 else reversed(models.items())):
+            rates[name].append(throughput(model, input_shape, **throughput_kwargs)["images_per_s"])
+    return rates
+
+
 def _cpu_sdpa_flops(query_shape, key_shape, value_shape, *args, out_shape=None, **kwargs) -> int:
     return sdpa_flop_count(query_shape, key_shape, value_shape)
 

@@ -25,3 +25,10 @@ def test_throughput_records_its_protocol():
     for key in ("batch_size", "precision", "device", "threads", "warmup", "repeats"):
         assert key in record
     assert parameter_count(torch.nn.Linear(3, 2)) == 8
+
+
+def test_alternating_throughput_times_every_model_every_round():
+    from patchlib.measure import alternating_throughput
+    models = {"a": torch.nn.Linear(4, 2), "b": torch.nn.Linear(4, 3)}
+    rates = alternating_throughput(models, (4,), rounds=3, batch_size=2, warmup=0, repeats=1)
+    assert set(rates) == {"a", "b"} and all(len(v) == 3 and min(v) > 0 for v in rates.values())
