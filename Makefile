@@ -15,7 +15,7 @@ export PYTHONPATH := $(CURDIR)$(if $(PYTHONPATH),:$(PYTHONPATH))
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 
-.PHONY: help setup notebooks reproduce test test-fast check-outputs clean
+.PHONY: help setup notebooks reproduce test test-fast check-outputs check-results clean
 
 help:
 	@echo "make reproduce [PROFILE=smoke|cpu|gpu]  run the notebooks with papermill, then build the book"
@@ -23,6 +23,7 @@ help:
 	@echo "make test-fast                          unit tests only (no notebook, no book)"
 	@echo "make screenshots                        headless-Chromium screenshots of the built book"
 	@echo "make check-outputs                      refresh the notebook outputs that nbval compares (smoke run)"
+	@echo "make check-results                      list committed results computed with code that has changed since"
 	@echo "make setup                              create or reuse the pinned virtual environment (.venv)"
 
 setup:
@@ -46,6 +47,10 @@ check-outputs: setup
 	@$(MAKE) --no-print-directory notebooks PROFILE=smoke BOOK_CHAPTERS=$(CURDIR)/build/check-outputs
 	@for chapter in $(CHAPTERS); do \
 	    $(PY) scripts/store_check_outputs.py build/check-outputs/$$chapter.ipynb notebooks/$$chapter.ipynb; done
+
+# Records whose source files changed since they were computed (exit 1 if any; see patchlib/results.py).
+check-results: setup
+	$(PY) -m patchlib.results
 
 test: setup
 	$(PY) -m pytest -ra --nbval-lax tests notebooks

@@ -1,9 +1,11 @@
-"""What the benchmarks share: their command-line options and the protocol line they print."""
+"""What the benchmarks share: their command-line options and the throughput protocol they use."""
 from __future__ import annotations
 
 import argparse
 
 import torch
+
+from patchlib.measure import ThroughputProtocol, describe_protocol, measure_throughput
 
 
 def parser(description: str) -> argparse.ArgumentParser:
@@ -25,6 +27,9 @@ def parse(arguments: argparse.ArgumentParser) -> argparse.Namespace:
     return args
 
 
-def protocol(args: argparse.Namespace) -> str:
-    return (f"protocol: batch {args.batch_size}, fp32, {args.device}, {torch.get_num_threads()} threads, "
-            f"{args.rounds} alternating rounds x (2 warm-up + {args.repeats} timed passes), median of round medians")
+def time_models(models: dict, input_shape: tuple[int, ...], args: argparse.Namespace) -> dict:
+    """`patchlib.measure.measure_throughput` with the command line's protocol; prints the protocol."""
+    protocol = ThroughputProtocol(batch_size=args.batch_size, rounds=args.rounds, repeats=args.repeats)
+    measured = measure_throughput(models, input_shape, protocol, device=args.device)
+    print("protocol:", describe_protocol(measured))
+    return measured["models"]

@@ -10,13 +10,11 @@ saving the hardware turns into speed).
 """
 from __future__ import annotations
 
-import statistics
-
 import torch
-from _common import parse, parser, protocol
+from _common import parse, parser, time_models
 
 from patchlib.experiments import evit
-from patchlib.measure import alternating_throughput, flops
+from patchlib.measure import flops
 
 
 def main() -> None:
@@ -31,16 +29,15 @@ def main() -> None:
     size = models["baseline"].config.image_size
     shape = (3, size, size)
     gmacs = {name: flops(model, shape)["gmacs"] for name, model in models.items()}
-    rates = alternating_throughput(models, shape, rounds=args.rounds, batch_size=args.batch_size, device=args.device,
-                                   precision="fp32", warmup=2, repeats=args.repeats)
-    median = {name: statistics.median(values) for name, values in rates.items()}
+    measured = time_models(models, shape, args)
+    median = {name: m["images_per_s"] for name, m in measured.items()}
+    rates = {name: m["rounds"] for name, m in measured.items()}
     speedup = median["evit"] / median["baseline"]
     ratio = gmacs["baseline"] / gmacs["evit"]
-    layers = [i + 1 for i in models["evit"].config.reorganize_layers]
+    layers = [i + 1 for i in models["evit"].reorganize_layers]
     print(f"model: {args.profile} profile, reorganisation layers {layers} (1-based), keep rate {args.keep_rate}, "
           f"{'dropping' if args.no_fusion else 'fusing'} inattentive tokens, tokens per layer "
           f"{evit.tokens_per_layer(models['evit'])}")
-    print(protocol(args))
     for name in models:
         print(f"{name:>8}: {gmacs[name]:.4f} GMACs/image, {median[name]:8.1f} images/s "
               f"(rounds: {', '.join(f'{r:.0f}' for r in rates[name])})")

@@ -11,16 +11,14 @@ machine's speed hits both alike (STYLE.md §11). Prints each model's median thro
 """
 from __future__ import annotations
 
-import statistics
 from dataclasses import replace
 
 import torch
-from _common import parse, parser, protocol
+from _common import parse, parser, time_models
 
 from patchlib.experiments import flexivit as chapter
-from patchlib.flexivit import AtPatchSize
-from patchlib.measure import alternating_throughput
-from patchlib.vit import VisionTransformer
+from patchlib.models.flexivit import AtPatchSize
+from patchlib.models.vit import VisionTransformer
 
 
 def main() -> None:
@@ -41,12 +39,11 @@ def main() -> None:
         torch.testing.assert_close(flexi(images, patch_size=patch), vit(images), rtol=0, atol=0)
     models = {"vit": vit, "flexivit": AtPatchSize(flexi, patch)}
     shape = (3, image, image)
-    rates = alternating_throughput(models, shape, rounds=args.rounds, batch_size=args.batch_size, device=args.device,
-                                   precision="fp32", warmup=2, repeats=args.repeats)
-    median = {name: statistics.median(values) for name, values in rates.items()}
+    measured = time_models(models, shape, args)
+    median = {name: m["images_per_s"] for name, m in measured.items()}
+    rates = {name: m["rounds"] for name, m in measured.items()}
     print(f"model: {args.profile} profile FlexiViT at patch {patch} ({image // patch}x{image // patch} tokens, "
           f"base kernel {config.base_patch_size}, base grid {config.base_grid}), outputs equal to the plain ViT's")
-    print(protocol(args))
     for name in models:
         print(f"{name:>9}: {median[name]:8.1f} images/s (rounds: {', '.join(f'{r:.0f}' for r in rates[name])})")
     overhead = median["vit"] / median["flexivit"] - 1

@@ -16,7 +16,7 @@ from .results import default_results_dir, write_json_atomic
 VERDICTS = ("reproduced", "partially", "not_reproduced", "not_tested")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Claim:
     id: str
     claim: str
@@ -52,6 +52,15 @@ def write_claims(chapter: str, claims: list[Claim], *, results_dir: Path | None 
         raise ValueError(f"claim ids must be unique: {ids}")
     write_json_atomic(path, [asdict(c) for c in claims])
     return path
+
+
+def load_claims(chapter: str, profile: str = "cpu", *, results_dir: Path | None = None) -> list[Claim]:
+    """A chapter's claims as written by its `run()` (`claims.json` for cpu, `claims-<profile>.json` else)."""
+    import json
+
+    results_dir = Path(results_dir) if results_dir is not None else default_results_dir()
+    path = results_dir / chapter / ("claims.json" if profile == "cpu" else f"claims-{profile}.json")
+    return [Claim(**entry) for entry in json.loads(path.read_text())]
 
 
 def _fmt(value) -> str:

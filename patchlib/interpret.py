@@ -75,7 +75,7 @@ def mean_attention_distance(model, data: ImageData, *, mean, std, num_images: in
     total, seen = None, 0
     for images, _ in iterate_batches(data, batch_size, shuffle=False):
         images = images[: num_images - seen]
-        _, attentions = model.forward_features(normalize(images.to(device), mean, std), return_attention=True)
+        attentions = model.forward_intermediates(normalize(images.to(device), mean, std), attention=True).attention
         per_layer = torch.stack([attention_distance(a, distances).sum(dim=0) for a in attentions])  # [L, h]
         total = per_layer if total is None else total + per_layer
         seen += len(images)

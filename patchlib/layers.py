@@ -7,6 +7,7 @@ Transformer blocks made of multi-head self-attention (MSA) and a two-layer GELU 
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 import torch
 import torch.nn.functional as F
@@ -114,46 +115,6 @@ class Mlp(nn.Module):
         return self.fc2(self.act(self.fc1(x)))
 
 
-def keep_count(num_image_tokens: int, keep_rate: float) -> int:
-    """Image tokens an EViT reorganisation keeps: ⌈keep_rate · n⌉ (official `evit.py`, `Attention`).
-
-    `n` counts every non-CLS token entering the block, a fused token from an earlier
-    reorganisation included (with N tokens in all, n = N − 1).
-    """
-    if not 0 < keep_rate <= 1:
-        raise ValueError(f"keep rate must be in (0, 1], got {keep_rate}")
-    return min(num_image_tokens, math.ceil(keep_rate * num_image_tokens))
-
-
-def reorganize_tokens(x: torch.Tensor, attention: torch.Tensor, keep_rate: float, *,
-                      fuse_inattentive: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """EViT token reorganisation (Liang et al., 2022, §3.2-3.3, Fig. 2, Eq. 3).
-
-    x: [B, N, D] tokens, CLS first; attention: [B, h, N, N] post-softmax attention of the same
-    block, or just its class-token row [B, h, 1, N]. Attentiveness of image token j is the CLS token's attention to it averaged over
-    heads. Each image keeps its own top ⌈keep_rate·(N−1)⌉ tokens, in descending attentiveness
-    (`torch.topk(sorted=True)`, as the official code; the order has no effect on the output,
-    since attention is permutation-equivariant and positions were added at the input). With
-    fusion the others become ONE token, Σ_j a_j x_j over the dropped tokens, weighted by their
-    CLS attention and, as in the official code, not renormalised; it is appended last.
-    Returns (tokens [B, 1 + k (+1), D], kept indices [B, k] among the N−1 image tokens), or
-    (x, None) when nothing would be dropped.
-    """
-    batch, n, dim = x.shape
-    k = keep_count(n - 1, keep_rate)
-    if k == n - 1:
-        return x, None
-    cls_attention = attention[:, :, 0, 1:].mean(dim=1)                                 # [B, N-1]
-    kept = torch.topk(cls_attention, k, dim=1, largest=True, sorted=True).indices       # [B, k]
-    image = x[:, 1:]                                                                   # [B, N-1, D]
-    attentive = torch.gather(image, 1, kept.unsqueeze(-1).expand(-1, -1, dim))         # [B, k, D]
-    parts = [x[:, :1], attentive]
-    if fuse_inattentive:
-        weights = cls_attention.scatter(1, kept, 0.0)                                  # [B, N-1], 0 where kept
-        parts.append(torch.einsum("bn,bnd->bd", weights, image).unsqueeze(1))          # [B, 1, D]
-    return torch.cat(parts, dim=1), kept                                               # [B, 1+k(+1), D]
-
-
 class Block(nn.Module):
     """Pre-norm Transformer encoder block (ViT Eq. 2-3): x + MSA(LN(x)), then x + MLP(LN(x))."""
 
@@ -172,25 +133,8 @@ class Block(nn.Module):
         x = x + self.attn(self.norm1(x))
         return x + self.mlp(self.norm2(x))
 
-    def forward_reorganize(self, x: torch.Tensor, *, keep_rate: float, fuse_inattentive: bool = True,
-                           full_attention: bool = False):
-        """An EViT block (Liang et al., 2022, Fig. 2): attention, then the token reorganisation
-        between the attention residual and the MLP (`reorganize_tokens`).
-
-        The output comes from the fused attention kernel and only the class token's attention row
-        is computed explicitly, unless `full_attention` asks for the whole map (for analyses).
-        Returns (tokens, attention [B, h, N, N] or its CLS row [B, h, 1, N], kept [B, k] or None
-        when nothing is dropped).
-        """
-        attn_out, attention = self.attn(self.norm1(x), return_attention=full_attention,
-                                        return_cls_attention=not full_attention)
-        x, kept = reorganize_tokens(x + attn_out, attention, keep_rate, fuse_inattentive=fuse_inattentive)
-        return x + self.mlp(self.norm2(x)), attention, kept
-
 
 # ---- Resampling the patch-embedding kernel (FlexiViT, Beyer et al., 2023, §3.4) ----
-
-from functools import lru_cache  # noqa: E402  (kept next to the one section that uses it)
 
 KERNEL_RESIZE_METHODS = ("pi", "resize", "area", "norm")
 KERNEL_INTERPOLATIONS = ("bilinear", "bicubic")

@@ -1,11 +1,17 @@
-"""Cached, provenance-carrying experiment results.
+"""Cached, provenance-carrying experiment results that know their code.
 
-`run_or_load(config, compute)` returns the result of `compute()` for an experiment
+`run_or_load(config, compute, code=files)` returns the result of `compute()` for an experiment
 configuration, computing it only when no result for exactly that configuration exists.
 Results live in `<results_dir>/<chapter>/<name>-<hash>.json`, where the hash covers the
 whole configuration, so a changed configuration never reuses an old result. Each file holds
-the configuration, the result and its provenance (seed, git revision, package versions,
-device, threads, wall time, dataset identity), and is written atomically.
+the configuration, the result and its provenance (seed, git revision and the files that differed
+from it, package versions, device, threads, wall time, dataset identity, and a SHA-256 of every
+source file the result depends on), and is written atomically.
+
+A stored record whose source files have changed since is still used (a rerun can take an hour),
+never silently: `stale_files(record)` names the changed files, the book prints them beside every
+figure built from the record (`patchlib.figures.provenance`), and `python -m patchlib.results`
+(`make check-results`) lists every stale record.
 """
 from __future__ import annotations
 
@@ -24,7 +30,8 @@ from typing import Any, Callable
 import torch
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2            # 2: provenance holds "code" (file hashes) and "dirty_files"
+READABLE_SCHEMAS = (1, 2)     # schema-1 records (no code fingerprint) are read, and reported stale
 
 
 def default_results_dir() -> Path:
@@ -38,16 +45,46 @@ def config_hash(config: dict) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
-def git_revision() -> str:
-    """The checkout's commit, with `+dirty` when tracked files differ from it."""
+def git_state(root: Path = REPO_ROOT) -> dict:
+    """The checkout's commit and the tracked files that differ from it (read before computing)."""
     try:
-        rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True,
+        rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
                              check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO_ROOT,
-                               capture_output=True, text=True, check=True).stdout.strip()
-        return rev + ("+dirty" if dirty else "")
+        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                                capture_output=True, text=True, check=True).stdout
+        return {"git_revision": rev, "dirty_files": sorted(line[3:] for line in status.splitlines() if line.strip())}
     except (OSError, subprocess.CalledProcessError):
-        return "unknown"
+        return {"git_revision": "unknown", "dirty_files": []}
+
+
+def code_fingerprint(files, root: Path | None = None) -> dict[str, str]:
+    """SHA-256 (16 hex digits) of each source file, by path relative to the repository root."""
+    root = Path(root) if root is not None else REPO_ROOT
+    fingerprint = {}
+    for name in sorted(set(files)):
+        path = root / name
+        if not path.is_file():
+            raise FileNotFoundError(f"code fingerprint: {path} does not exist (fix the chapter's CODE list)")
+        fingerprint[name] = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    return fingerprint
+
+
+def stale_files(record: dict, root: Path | None = None) -> list[str]:
+    """Source files of `record` that changed since it was computed ([] when it is current).
+
+    A record from before code fingerprints were kept gives ["(code not recorded)"]."""
+    root = Path(root) if root is not None else REPO_ROOT
+    stored = record.get("provenance", {}).get("code")
+    if not stored:
+        return ["(code not recorded)"]
+    changed = []
+    for name, digest in stored.items():
+        path = root / name
+        if not path.is_file():
+            changed.append(f"{name} (gone)")
+        elif hashlib.sha256(path.read_bytes()).hexdigest()[:16] != digest:
+            changed.append(name)
+    return changed
 
 
 def device_name(device: str | torch.device) -> str:
@@ -62,7 +99,7 @@ def environment(device: str | torch.device = "cpu") -> dict:
     import numpy
 
     return {
-        "git_revision": git_revision(),
+        **git_state(),
         "python": platform.python_version(),
         "torch": torch.__version__,
         "numpy": numpy.__version__,
@@ -111,29 +148,28 @@ def load_result(path: Path, config: dict) -> dict | None:
     except (OSError, ValueError) as error:
         warnings.warn(f"ignoring unreadable result file {path}: {error}")
         return None
-    if record.get("schema") != SCHEMA_VERSION or record.get("config_hash") != config_hash(config):
+    if record.get("schema") not in READABLE_SCHEMAS or record.get("config_hash") != config_hash(config):
         warnings.warn(f"ignoring result file {path}: it does not match the requested configuration")
         return None
     return record
 
 
-def run_or_load(config: dict, compute: Callable[[], dict], *, results_dir: Path | None = None,
-                force: bool = False, data_fingerprint: str | None = None,
-                device: str | torch.device = "cpu") -> dict:
+def run_or_load(config: dict, compute: Callable[[], dict], *, code=(), results_dir: Path | None = None,
+                force: bool = False, device: str | torch.device = "cpu") -> dict:
     """Return the record for `config`, computing it with `compute()` if needed.
 
     `compute` returns a JSON-serialisable dict; it may include a `"data"` entry describing
     the dataset it used (name, source, fingerprint, sizes), which goes into the provenance.
-    `force=True` recomputes even if a result exists. If `data_fingerprint` is given and a
-    cached result was computed on different data, it is recomputed rather than reused.
+    `code` lists the source files (relative to the repository root) the result depends on; their
+    hashes go into the provenance. `force=True` recomputes even if a result exists.
     """
     path = result_path(config, results_dir)
     if not force:
         record = load_result(path, config)
-        stored_fingerprint = record and (record["provenance"].get("data") or {}).get("fingerprint")
-        if record is not None and (data_fingerprint is None or stored_fingerprint == data_fingerprint):
+        if record is not None:
             return record
     provenance = environment(device)  # taken before computing: the code as it was when the run started
+    provenance["code"] = code_fingerprint(code)
     start = time.perf_counter()
     started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     result = compute()
@@ -147,3 +183,35 @@ def run_or_load(config: dict, compute: Callable[[], dict], *, results_dir: Path 
               "provenance": provenance, "result": result}
     write_json_atomic(path, record)
     return record
+
+
+def check_results(results_dir: Path | None = None, root: Path | None = None) -> list[tuple[Path, list[str]]]:
+    """(record file, changed source files) for every stale record under `results_dir`."""
+    results_dir = Path(results_dir) if results_dir is not None else default_results_dir()
+    stale = []
+    for path in sorted(results_dir.glob("*/*.json")):
+        if path.name.startswith("claims"):
+            continue
+        record = json.loads(path.read_text())
+        changed = stale_files(record, root)
+        if changed:
+            stale.append((path, changed))
+    return stale
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m patchlib.results [RESULTS_DIR]`: list stale records; exit 1 if there are any."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("results_dir", nargs="?", default=None, help="default: $PATCHLIB_RESULTS or results/")
+    args = parser.parse_args(argv)
+    stale = check_results(args.results_dir)
+    for path, changed in stale:
+        print(f"stale: {path}: computed with older code ({', '.join(changed)})")
+    print(f"{len(stale)} stale record(s)" + ("; recompute them with force=True in their chapter" if stale else ""))
+    return 1 if stale else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -58,8 +58,18 @@ class TrainConfig:
             raise ValueError(f"unknown augment {self.augment!r}; use one of {', '.join(AUGMENTATIONS)}")
         if self.precision not in ("auto", "fp32", "bf16"):
             raise ValueError(f"unknown precision {self.precision!r}; use 'auto', 'fp32' or 'bf16'")
-        if self.epochs < 1 or self.batch_size < 1:
-            raise ValueError("epochs and batch_size must be positive")
+        for name in ("epochs", "batch_size", "eval_batch_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"TrainConfig.{name} must be a positive integer, got {value!r}")
+        for name in ("lr", "weight_decay", "warmup_epochs", "label_smoothing"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+                raise ValueError(f"TrainConfig.{name} must be a finite number >= 0, got {value!r}")
+        if self.lr == 0:
+            raise ValueError("TrainConfig.lr must be positive, got 0")
+        if self.label_smoothing >= 1:
+            raise ValueError(f"TrainConfig.label_smoothing must be below 1, got {self.label_smoothing!r}")
 
 
 def channel_stats(images: torch.Tensor, chunk: int = 4096) -> tuple[list[float], list[float]]:

@@ -4,7 +4,7 @@ import timm
 import torch
 
 from patchlib import create_model, list_models
-from patchlib.convmixer import ConvMixer, ConvMixerConfig
+from patchlib.models.convmixer import ConvMixer, ConvMixerConfig
 
 
 def _copy_into_timm(ours: ConvMixer, reference: torch.nn.Module) -> None:

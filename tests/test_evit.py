@@ -7,15 +7,16 @@ import torch
 
 import patchlib
 from patchlib.data import load_dataset
-from patchlib.layers import Block, keep_count, reorganize_tokens
+from patchlib.layers import Block
 from patchlib.measure import flops
+from patchlib.models import EViTConfig, config_record
+from patchlib.models.evit import evit_layers, keep_count, keep_rate_schedule, reorganize_tokens, reorganizing_block
 from patchlib.train import TrainConfig, train
-from patchlib.vit import EVIT_DEFAULTS, config_record, evit_layers, keep_rate_schedule
 
 
 def evit(keep_rate=0.7, fuse=True, layers=(0, 2), **overrides):
     torch.manual_seed(0)
-    options = dict(depth=3, heads=4, keep_rate=keep_rate, reorganize_layers=layers, fuse_inattentive=fuse)
+    options = dict(depth=3, heads=4, evit=EViTConfig(keep_rate=keep_rate, layers=layers, fuse_inattentive=fuse))
     model = patchlib.create_model("vit_micro", **(options | overrides)).eval()
     torch.nn.init.normal_(model.head.weight, std=0.1)  # the zero-initialised head would hide differences
     return model
@@ -64,9 +65,10 @@ def test_token_counts_for_deit_s_at_keep_rate_0_7():
     for fuse, expected in ((True, [139, 99, 71]), (False, [138, 97, 68])):
         torch.manual_seed(0)
         model = patchlib.create_model("vit_micro", image_size=224, patch_size=16, dim=16, heads=2, depth=12,
-                                      keep_rate=0.7, reorganize_layers=evit_layers(12), fuse_inattentive=fuse).eval()
+                                      evit=EViTConfig(keep_rate=0.7, layers=evit_layers(12), fuse_inattentive=fuse)).eval()
         with torch.no_grad():
-            features, kept = model.forward_features(torch.randn(2, 3, 224, 224), return_kept=True)
+            out = model.forward_intermediates(torch.randn(2, 3, 224, 224))
+            features, kept = out.tokens, out.kept
         assert [k.shape[1] for k in kept] == expected
         assert features.shape[1] == 1 + expected[-1]
 
@@ -77,7 +79,7 @@ def test_token_counts_for_deit_s_at_keep_rate_0_7():
 def test_token_counts_follow_the_official_rule(num_patches, patch_size, keep_rate, fuse):
     model = evit(keep_rate=keep_rate, fuse=fuse, layers=(0, 1, 2), patch_size=patch_size, depth=4)
     with torch.no_grad():
-        _, kept = model.forward_features(torch.randn(2, 3, 32, 32), return_kept=True)
+        kept = model.forward_intermediates(torch.randn(2, 3, 32, 32)).kept
     assert [k.shape[1] for k in kept] == official_counts(num_patches, keep_rate, 3, fuse)
 
 
@@ -120,7 +122,8 @@ def test_model_keeps_what_the_layers_cls_attention_ranks_highest():
     model = evit(keep_rate=0.5, layers=(1,))
     images = torch.randn(2, 3, 32, 32)
     with torch.no_grad():
-        _, attentions, kept = model.forward_features(images, return_attention=True, return_kept=True)
+        out = model.forward_intermediates(images, attention=True)
+        attentions, kept = out.attention, out.kept
     score = attentions[1][:, :, 0, 1:].mean(dim=1)
     top = score.topk(32, dim=1).indices
     assert torch.equal(kept[0][:, :32], top)
@@ -132,7 +135,7 @@ def test_positions_follow_tokens_through_several_layers():
     """The positions returned for the last layer point at the patches whose tokens survived."""
     model = evit(keep_rate=0.5, layers=(0, 1), fuse=False)
     with torch.no_grad():
-        _, kept = model.forward_features(torch.randn(2, 3, 32, 32), return_kept=True)
+        kept = model.forward_intermediates(torch.randn(2, 3, 32, 32)).kept
     assert kept[0].shape[1] == 32 and kept[1].shape[1] == 16
     for b in range(2):
         assert set(kept[1][b].tolist()) <= set(kept[0][b].tolist())
@@ -154,7 +157,7 @@ def test_block_without_drops_matches_the_plain_block():
     torch.manual_seed(0)
     block = Block(16, heads=2)
     x = torch.randn(2, 5, 16)
-    out, attention, kept = block.forward_reorganize(x, keep_rate=0.99)
+    out, attention, kept = reorganizing_block(block, x, keep_rate=0.99)
     assert kept is None
     torch.testing.assert_close(out, block(x), rtol=1e-5, atol=1e-5)
 
@@ -173,18 +176,22 @@ def test_evit_flops_count_attention_cls_row_and_fewer_tokens():
 
 
 def test_config_validation_and_plain_config_record():
-    with pytest.raises(ValueError, match="keep rate"):
-        patchlib.create_model("vit_micro", keep_rate=0.0)
-    with pytest.raises(ValueError, match="reorganize_layers"):
-        patchlib.create_model("vit_micro", reorganize_layers=(2,))
-    with pytest.raises(ValueError, match="keep rate"):
-        patchlib.create_model("vit_micro").set_keep_rate(1.5)
+    with pytest.raises(ValueError, match="keep_rate"):
+        EViTConfig(keep_rate=0.0)
+    with pytest.raises(ValueError, match="keep_rate"):
+        EViTConfig(keep_rate="0.7")
+    with pytest.raises(ValueError, match="EViT layers"):
+        patchlib.create_model("vit_micro", evit=EViTConfig(layers=(2,)))
+    with pytest.raises(ValueError, match="keep_rate"):
+        patchlib.create_model("vit_micro", evit=EViTConfig(layers=(0,))).set_keep_rate(1.5)
+    with pytest.raises(ValueError, match="no EViT reorganisation layers"):  # would silently do nothing
+        patchlib.create_model("vit_micro").set_keep_rate(0.5)
     plain = patchlib.create_model("vit_micro").config
-    assert set(EVIT_DEFAULTS).isdisjoint(config_record(plain))  # results keyed on a plain ViT keep their hash
-    assert config_record(plain) == {k: v for k, v in asdict(plain).items() if k not in EVIT_DEFAULTS}
-    evit_config = patchlib.create_model("vit_micro", keep_rate=0.7, reorganize_layers=[0, 1]).config
-    assert evit_config.reorganize_layers == (0, 1)
-    assert config_record(evit_config)["keep_rate"] == 0.7
+    assert "evit" not in config_record(plain)  # results keyed on a plain ViT keep their hash
+    assert config_record(plain) == {k: v for k, v in asdict(plain).items() if k != "evit"}
+    evit_config = patchlib.create_model("vit_micro", evit={"keep_rate": 0.7, "layers": [0, 1]}).config
+    assert evit_config.evit == EViTConfig(keep_rate=0.7, layers=(0, 1))
+    assert config_record(evit_config)["evit"] == {"keep_rate": 0.7, "layers": [0, 1], "fuse_inattentive": True}
 
 
 def test_keep_rate_schedule():
@@ -216,8 +223,8 @@ def test_step_hook_sees_every_step_once_even_across_a_resume(tmp_path):
 
 def test_keep_rate_schedule_drives_the_model_during_training():
     data = load_dataset("shapes10", n_train=128, n_test=32, seed=0)
-    model = patchlib.create_model("vit_micro", dim=16, depth=2, heads=2, patch_size=8, keep_rate=0.5,
-                                  reorganize_layers=(0,))
+    model = patchlib.create_model("vit_micro", dim=16, depth=2, heads=2, patch_size=8,
+                                  evit=EViTConfig(keep_rate=0.5, layers=(0,)))
     seen = []
 
     def hook(step, total):
@@ -234,17 +241,17 @@ def test_chapter_configs_build_on_the_vit_chapters_runs():
     from patchlib.profiles import PROFILES
     from patchlib.results import config_hash
 
-    assert set(chapter.SIZES) == set(PROFILES)
     for profile in PROFILES:
-        config = chapter.offshelf_config(profile, seed=0)
-        assert config["baseline"]["config_hash"] == config_hash(vit_chapter.experiment_config(profile, seed=0))
+        ctx = chapter.context(profile)
+        config = chapter.offshelf_config(ctx)
+        assert config["baseline"]["config_hash"] == config_hash(vit_chapter.fig7_config(vit_chapter.context(profile)))
         depth = config["model_config"]["depth"]
         assert config["reorganize_layers"] == list(evit_layers(depth))
         size = chapter.SIZES[profile]
         assert (size.visual_keep_rate, True) in size.finetune_points
-        assert chapter.finetune_config(profile, 0, 1.0, None)["eval_keep_rates"] == list(size.offshelf_keep_rates)
+        assert chapter.finetune_config(ctx, 1.0, None)["eval_keep_rates"] == list(size.offshelf_keep_rates)
     with pytest.raises(ValueError, match="control"):
-        chapter.finetune_config("smoke", 0, 1.0, True)
+        chapter.finetune_config(chapter.context("smoke"), 1.0, True)
 
 
 def fake_records(ft, control_off_07, off, ips):
@@ -285,8 +292,8 @@ def test_cls_row_path_equals_the_full_attention_path():
     torch.manual_seed(0)
     block = Block(32, heads=4).eval()
     x = torch.randn(3, 17, 32)
-    fast, cls_row, kept_fast = block.forward_reorganize(x, keep_rate=0.5)
-    full, attention, kept_full = block.forward_reorganize(x, keep_rate=0.5, full_attention=True)
+    fast, cls_row, kept_fast = reorganizing_block(block, x, keep_rate=0.5)
+    full, attention, kept_full = reorganizing_block(block, x, keep_rate=0.5, full_attention=True)
     assert cls_row.shape == (3, 4, 1, 17) and attention.shape == (3, 4, 17, 17)
     torch.testing.assert_close(cls_row, attention[:, :, :1])
     assert torch.equal(kept_fast, kept_full)

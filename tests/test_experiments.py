@@ -1,13 +1,47 @@
-"""The experiment runner's contract: missing data fails loudly, stored results stand in for it."""
+"""The chapter skeleton's contract (`patchlib.experiments.common`): one run signature, profiles
+for every chapter, missing data fails loudly, stored results stand in for it, force recomputes."""
+import importlib
+import inspect
+
 import pytest
+import torch
 
 from patchlib.data import DataNotFoundError
-from patchlib.experiments import vit
-from patchlib.results import result_path, write_json_atomic
+from patchlib.experiments import common, vit
+from patchlib.experiments.common import ChapterRun, relative_to_data_root
+from patchlib.profiles import PROFILES
+from patchlib.results import SCHEMA_VERSION, config_hash, result_path, write_json_atomic
+
+CHAPTERS = ("vit", "flexivit", "evit", "convmixer")
+
+
+@pytest.mark.parametrize("name", CHAPTERS)
+def test_every_chapter_defines_every_profile_and_the_same_run_signature(name):
+    chapter = importlib.import_module(f"patchlib.experiments.{name}")
+    assert set(chapter.SIZES) == set(PROFILES)
+    assert chapter.CHAPTER == name and chapter.PIECES and chapter.CODE
+    for entry in chapter.PAPER.values():  # every published value names its source
+        assert entry["source"] and entry["status"] in ("confirmed", "secondary")
+    reference = inspect.signature(vit.run)
+    assert inspect.signature(chapter.run).parameters.keys() == reference.parameters.keys()
+    for profile in PROFILES:
+        ctx = chapter.context(profile)
+        assert ctx.profile == profile and ctx.size is chapter.SIZES[profile] and ctx.chapter == name
+
+
+def test_bad_run_parameters_name_the_parameter():
+    with pytest.raises(ValueError, match="unknown profile 'fast'"):
+        vit.run("fast")
+    for seed in ("abc", 1.5, -1, True):
+        with pytest.raises(ValueError, match="seed"):
+            vit.run("smoke", seed=seed)
+    with pytest.raises(ValueError, match="force: unknown piece"):
+        vit.run("smoke", force={"trian"})
 
 
 def test_cpu_profile_without_data_fails_with_a_clear_message(tmp_path, monkeypatch):
     monkeypatch.delenv("PATCHLIB_DATA", raising=False)
+    monkeypatch.setattr("patchlib.data.cifar.DEFAULT_DATA_ROOT", tmp_path / "no-data")
     with pytest.raises(DataNotFoundError, match="PATCHLIB_DATA"):
         vit.run("cpu", results_dir=tmp_path / "results")
     empty = tmp_path / "empty"
@@ -16,28 +50,71 @@ def test_cpu_profile_without_data_fails_with_a_clear_message(tmp_path, monkeypat
         vit.run("cpu", data_root=empty, results_dir=tmp_path / "results")
 
 
-def test_a_stored_result_is_used_when_the_data_is_absent(tmp_path, monkeypatch):
+def _store(config, tmp_path, result):
+    record = {"schema": SCHEMA_VERSION, "config_hash": config_hash(config), "config": config,
+              "provenance": {"data": {"fingerprint": "x"}, "code": {}}, "result": result}
+    write_json_atomic(result_path(config, tmp_path), record)
+
+
+def test_stored_results_are_used_when_the_data_is_absent(tmp_path, monkeypatch):
     monkeypatch.delenv("PATCHLIB_DATA", raising=False)
-    config = vit.experiment_config("cpu", seed=0)
-    from patchlib.results import SCHEMA_VERSION, config_hash
-    stored = {"schema": SCHEMA_VERSION, "config_hash": config_hash(config), "config": config,
-              "provenance": {"data": {"fingerprint": "x"}}, "result": {"marker": 1}}
-    write_json_atomic(result_path(config, tmp_path), stored)
-    assert vit.run("cpu", results_dir=tmp_path)["result"] == {"marker": 1}
+    monkeypatch.setattr("patchlib.data.cifar.DEFAULT_DATA_ROOT", tmp_path / "no-data")
+    monkeypatch.setattr(vit, "claims", lambda records: [])
+    ctx = vit.context("cpu")
+    _store(vit.fig7_config(ctx), tmp_path, {"marker": 1})
+    _store(vit.cost_config(ctx), tmp_path, {"marker": 2})
+    records = vit.run("cpu", results_dir=tmp_path)
+    assert records["fig7"]["result"] == {"marker": 1} and records["cost"]["result"] == {"marker": 2}
     with pytest.raises(DataNotFoundError):  # force: recompute, which needs the data
-        vit.run("cpu", results_dir=tmp_path, force=True)
+        vit.run("cpu", results_dir=tmp_path, force={"fig7"})
     with pytest.raises(DataNotFoundError):  # another seed is another configuration
         vit.run("cpu", seed=1, results_dir=tmp_path)
 
 
-def test_unknown_profile_is_refused():
-    with pytest.raises(ValueError, match="unknown profile 'fast'"):
-        vit.run("fast")
+def test_record_memoises_data_and_forced_pieces_train_from_scratch(tmp_path):
+    ctx = ChapterRun.resolve(chapter="demo", sizes={p: None for p in PROFILES}, pieces=("a",), code=(),
+                             profile="smoke", results_dir=tmp_path, device="cpu")
+    config = ctx.config("a-smoke", n_train=64, n_test=32)
+    seen = []
+
+    def compute(data):
+        checkpoint = ctx.checkpoint(config)
+        seen.append(checkpoint.exists())            # a forced run must not find (and resume) the old checkpoint
+        checkpoint.parent.mkdir(parents=True, exist_ok=True)
+        torch.save({"epoch": 1}, checkpoint)
+        return {"n": len(data.train)}
+
+    first = ctx.record("a", config, compute)
+    assert first["result"] == {"n": 64} and first["provenance"]["data"]["n_train"] == 64
+    assert ctx.data(64, 32) is ctx.data(64, 32)
+    assert ctx.record("a", config, compute)["provenance"]["started_at"] == first["provenance"]["started_at"]
+    forced = ChapterRun.resolve(chapter="demo", sizes={p: None for p in PROFILES}, pieces=("a",), code=(),
+                                profile="smoke", results_dir=tmp_path, device="cpu", force=True)
+    forced.record("a", config, compute)
+    assert seen == [False, False]
+    assert not ctx.checkpoint(config).with_name(ctx.checkpoint(config).name + ".replaced").exists()
 
 
-def test_profiles_declare_sizes_for_every_profile():
-    from patchlib.profiles import PROFILES
-    assert set(vit.SIZES) == set(PROFILES)
-    for profile in PROFILES:
-        config = vit.experiment_config(profile, seed=0)
-        assert config["profile"] == profile and config["chapter"] == "vit"
+def test_failed_forced_run_puts_the_old_checkpoint_back(tmp_path):
+    ctx = ChapterRun.resolve(chapter="demo", sizes={p: None for p in PROFILES}, pieces=("a",), code=(),
+                             profile="smoke", results_dir=tmp_path, device="cpu", force=True)
+    config = ctx.config("a-smoke")
+    checkpoint = ctx.checkpoint(config)
+    checkpoint.parent.mkdir(parents=True)
+    checkpoint.write_bytes(b"old")
+
+    def failing():
+        raise RuntimeError("interrupted")
+
+    with pytest.raises(RuntimeError):
+        ctx.record("a", config, failing, uses_data=False)
+    assert checkpoint.read_bytes() == b"old"
+
+
+def test_records_and_captions_hold_no_machine_paths(tmp_path):
+    text = "CIFAR-10 train split: JPEG files from ImageFolder archive /work/shared/data/cifar10-jpeg.tar.gz"
+    assert relative_to_data_root(text, None).endswith("archive <data root>/cifar10-jpeg.tar.gz")
+    assert relative_to_data_root(f"folder {tmp_path}/cifar-10-batches-py", tmp_path) == \
+        "folder <data root>/cifar-10-batches-py"
+    data = common.load_profile_data("smoke", n_train=32, n_test=16)
+    assert "/" not in common.data_identity(data, tmp_path)["source"].replace("<data root>/", "")

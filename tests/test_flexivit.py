@@ -7,10 +7,10 @@ import torch.nn.functional as F
 from einops import rearrange
 
 import patchlib
-from patchlib.flexivit import (AtPatchSize, FlexiViT, FlexiViTConfig, distillation_loss, init_from_vit,
+from patchlib.models.flexivit import (AtPatchSize, FlexiViT, FlexiViTConfig, distillation_loss, init_from_vit,
                                random_patch_loss)
 from patchlib.layers import resample_patch_embed, resize_pos_embed
-from patchlib.vit import ViTConfig, VisionTransformer
+from patchlib.models.vit import ViTConfig, VisionTransformer
 
 PAPER_SIZES = (5, 6, 8, 10, 12, 15, 16, 20, 24, 30, 40, 48)
 
@@ -316,16 +316,17 @@ def test_upsample_images_resizes_and_refingerprints():
     assert upsample_images(data, 32) is data
 
 
-def test_chapter_declares_every_profile_and_distinct_configs():
+def test_chapter_configs_are_distinct_and_plain_vits_carry_no_evit_fields():
     from patchlib.experiments import flexivit as chapter
     from patchlib.profiles import PROFILES
 
-    assert set(chapter.SIZES) == set(PROFILES)
     for profile in PROFILES:
-        configs = [chapter.train_config(profile, 0, role) for role in chapter.roles(chapter.SIZES[profile])]
+        ctx = chapter.context(profile)
+        configs = [chapter.train_config(ctx, role) for role in chapter.roles(ctx.size)]
         assert len({c["name"] for c in configs}) == len(configs)
         assert all(c["chapter"] == "flexivit" and c["profile"] == profile for c in configs)
-    with pytest.raises(ValueError, match="unknown pieces"):
+        assert all("evit" not in c["model_config"] and "keep_rate" not in c["model_config"] for c in configs)
+    with pytest.raises(ValueError, match="unknown piece"):
         chapter.run("smoke", force=("training",))
 
 
@@ -334,7 +335,7 @@ def synthetic_records(fixed_small, fixed_large, flexi, pi, others, distill=None)
               "flexi": {"acc": flexi, "own_patch": None}}
     if distill is not None:
         models["distill"] = {"acc": distill, "own_patch": None}
-    config = {"name": "x", "profile": "cpu"}
+    config = {"chapter": "flexivit", "name": "x", "profile": "cpu"}
     evaluation = {"config": config, "config_hash": "0", "result": {
         "patch_sizes": [6, 8, 12, 16, 24], "seq_len": [64, 36, 16, 9, 4], "models": models, "chance": 10.0}}
     figure4 = {"config": config, "config_hash": "1", "result": {

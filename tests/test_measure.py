@@ -2,7 +2,7 @@ import pytest
 import torch
 
 import patchlib
-from patchlib.measure import flops, parameter_count, throughput
+from patchlib.measure import ThroughputProtocol, describe_protocol, flops, measure_throughput, parameter_count
 
 
 def test_flops_counts_a_linear_layer_exactly():
@@ -19,16 +19,33 @@ def test_vit_macs_match_a_hand_count():
     assert flops(model, (3, 32, 32))["macs"] == expected
 
 
-def test_throughput_records_its_protocol():
-    record = throughput(patchlib.create_model("vit_micro"), (3, 32, 32), batch_size=4, warmup=1, repeats=3)
-    assert record["images_per_s"] > 0
-    for key in ("batch_size", "precision", "device", "threads", "warmup", "repeats"):
-        assert key in record
+def test_throughput_protocol_is_recorded_and_reverses_the_order_every_round(monkeypatch):
+    from patchlib import measure
+
+    order = []
+    real = measure._timed_passes
+    monkeypatch.setattr(measure, "_timed_passes", lambda model, images, protocol: order.append(model.tag) or
+                        real(model, images, protocol))
+    models = {}
+    for tag in "abc":
+        models[tag] = torch.nn.Linear(4, 2)
+        models[tag].tag = tag
+    protocol = ThroughputProtocol(batch_size=2, warmup=0, repeats=1, rounds=3)
+    measured = measure_throughput(models, (4,), protocol)
+    assert order == list("abccbaabc")
+    assert measured["protocol"]["version"] == measure.THROUGHPUT_PROTOCOL_VERSION
+    for key in ("batch_size", "precision", "warmup", "repeats", "rounds", "device", "threads"):
+        assert key in measured["protocol"]
+    for name in models:
+        rounds = measured["models"][name]["rounds"]
+        assert len(rounds) == 3 and min(rounds) > 0
+        assert measured["models"][name]["images_per_s"] == sorted(rounds)[1]  # median of rounds
+    assert "protocol v" in describe_protocol(measured)
     assert parameter_count(torch.nn.Linear(3, 2)) == 8
 
 
-def test_alternating_throughput_times_every_model_every_round():
-    from patchlib.measure import alternating_throughput
-    models = {"a": torch.nn.Linear(4, 2), "b": torch.nn.Linear(4, 3)}
-    rates = alternating_throughput(models, (4,), rounds=3, batch_size=2, warmup=0, repeats=1)
-    assert set(rates) == {"a", "b"} and all(len(v) == 3 and min(v) > 0 for v in rates.values())
+def test_throughput_protocol_rejects_bad_settings():
+    with pytest.raises(ValueError, match="rounds"):
+        ThroughputProtocol(rounds=0)
+    with pytest.raises(ValueError, match="batch_size"):
+        ThroughputProtocol(batch_size=2.5)

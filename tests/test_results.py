@@ -3,7 +3,8 @@ import os
 
 import pytest
 
-from patchlib.results import config_hash, load_result, result_path, run_or_load, write_json_atomic
+from patchlib.results import (REPO_ROOT, check_results, code_fingerprint, config_hash, load_result, result_path,
+                              run_or_load, stale_files, write_json_atomic)
 
 CONFIG = {"chapter": "demo", "name": "exp", "seed": 0, "lr": 1e-3}
 
@@ -39,13 +40,63 @@ def test_a_changed_config_never_reuses_an_old_result(tmp_path):
     assert config_hash({"b": 1, "a": 2}) == config_hash({"a": 2, "b": 1})  # key order is irrelevant
 
 
-def test_force_and_changed_data_recompute(tmp_path):
+def test_force_recomputes(tmp_path):
     compute, calls = counting(1)
     run_or_load(CONFIG, compute, results_dir=tmp_path)
     run_or_load(CONFIG, compute, results_dir=tmp_path, force=True)
-    run_or_load(CONFIG, compute, results_dir=tmp_path, data_fingerprint="abc")   # same data: loaded
-    run_or_load(CONFIG, compute, results_dir=tmp_path, data_fingerprint="other")  # other data: recomputed
-    assert len(calls) == 3
+    run_or_load(CONFIG, compute, results_dir=tmp_path)
+    assert len(calls) == 2
+
+
+def _code_tree(tmp_path):
+    """A temporary copy of two package files, as a code root."""
+    root = tmp_path / "code"
+    for name in ("patchlib/layers.py", "patchlib/train.py"):
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes((REPO_ROOT / name).read_bytes())
+    return root
+
+
+def test_a_record_knows_its_code_and_is_reported_stale_when_it_changes(tmp_path, monkeypatch):
+    root = _code_tree(tmp_path)
+    monkeypatch.setattr("patchlib.results.REPO_ROOT", root)
+    results = tmp_path / "results"
+    record = run_or_load(CONFIG, counting(1)[0], code=["patchlib/layers.py", "patchlib/train.py"],
+                         results_dir=results)
+    assert set(record["provenance"]["code"]) == {"patchlib/layers.py", "patchlib/train.py"}
+    assert "dirty_files" in record["provenance"]
+    assert stale_files(record, root) == [] and check_results(results, root) == []
+    with open(root / "patchlib/train.py", "a") as f:
+        f.write("\n# an edit\n")
+    assert stale_files(record, root) == ["patchlib/train.py"]
+    assert check_results(results, root) == [(result_path(CONFIG, results), ["patchlib/train.py"])]
+    (root / "patchlib/layers.py").unlink()
+    assert stale_files(record, root) == ["patchlib/layers.py (gone)", "patchlib/train.py"]
+    # the record is still loaded (never silently recomputed), and the book says it is stale
+    from patchlib.figures import provenance
+    monkeypatch.setattr("patchlib.figures.stale_files", lambda r: stale_files(r, root))
+    assert "Computed with older code** (changed since: patchlib/layers.py (gone), patchlib/train.py)" in \
+        provenance(record)
+    # a record from before fingerprints is stale too, and says why
+    assert stale_files({"provenance": {}}, root) == ["(code not recorded)"]
+
+
+def test_check_results_command_exits_1_on_stale_records(tmp_path, monkeypatch, capsys):
+    from patchlib.results import main
+
+    root = _code_tree(tmp_path)
+    monkeypatch.setattr("patchlib.results.REPO_ROOT", root)
+    results = tmp_path / "results"
+    run_or_load(CONFIG, counting(1)[0], code=["patchlib/train.py"], results_dir=results)
+    assert main([str(results)]) == 0
+    (root / "patchlib/train.py").write_text("changed")
+    assert main([str(results)]) == 1
+    assert "stale: " in capsys.readouterr().out
+
+
+def test_fingerprinting_a_missing_file_names_it(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nope.py"):
+        code_fingerprint(["patchlib/nope.py"], tmp_path)
 
 
 def test_corrupt_or_foreign_result_files_are_not_read(tmp_path):

@@ -137,6 +137,9 @@ def save_splits(splits: DataSplits, path: Path) -> None:
     os.close(handle)
     try:
         torch.save(record, tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes owner-only files; the cache follows the user's umask
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

@@ -47,7 +47,8 @@ SPLITS = ("train", "test")
 DATA_ROOT_ENV = "PATCHLIB_DATA"
 
 HOW_TO_GET_DATA = (
-    f"To use CIFAR-10, set the environment variable {DATA_ROOT_ENV} (or the notebook's data_root) to a "
+    f"To use CIFAR-10, put it in the repository's data/ folder, or set the environment variable {DATA_ROOT_ENV} "
+    "(or the notebook's data_root) to a "
     f"folder holding one of: {PICKLE_FOLDER}/ or {CIFAR10_ARCHIVE} (torchvision's format), an ImageFolder "
     "tree cifar10/{train,test}/<class>/*.png|jpg, or a .tar.gz of that tree; or pass download=True "
     f"where the internet is reachable (fetches {CIFAR10_URL} into the data root)."
@@ -81,13 +82,15 @@ class CifarSource:
         return self.kind, str(self.path.resolve()), [(name, st.st_size, st.st_mtime_ns) for name, st in stats]
 
 
+# The project's own data folder (git-ignored contents, see data/README.md): the data root when
+# neither the argument nor $PATCHLIB_DATA names one.
+DEFAULT_DATA_ROOT = Path(__file__).resolve().parents[2] / "data"
+
+
 def resolve_data_root(data_root: str | Path | None) -> Path:
-    """The data root: the argument if given, else $PATCHLIB_DATA, else DataNotFoundError."""
+    """The data root: the argument if given, else $PATCHLIB_DATA, else the repository's `data/`."""
     if data_root is None:
-        data_root = os.environ.get(DATA_ROOT_ENV) or None
-    if data_root is None:
-        raise DataNotFoundError(f"No data root given: data_root is None and ${DATA_ROOT_ENV} is not set.\n"
-                                + HOW_TO_GET_DATA)
+        data_root = os.environ.get(DATA_ROOT_ENV) or DEFAULT_DATA_ROOT
     return Path(data_root).expanduser()
 
 

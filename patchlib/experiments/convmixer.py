@@ -1,12 +1,12 @@
 """ConvMixer chapter: the CIFAR-10 training recipe and the kernel-size x patch-size ablation
 (Trockman & Kolter, 2023, §3 and the CIFAR-10 experiments of the appendix).
 
-Three kinds of cached records, each recomputable alone:
+Three kinds of cached records (pieces "grid", "recipe", "throughput"), each recomputable alone:
 - one per grid cell (kernel k, patch p): a ConvMixer trained with the recipe, its parameter
   count and GMACs;
 - the recipe run: one model trained for longer, its accuracy per epoch;
-- the throughput of every grid cell, measured in one pass (recompute it alone, with
-  `force_throughput=True`, when the machine is quiet).
+- "throughput": every grid cell timed with the shared protocol (`patchlib.measure`); recompute it
+  alone with `force={"throughput"}` when the machine is quiet.
 """
 from __future__ import annotations
 
@@ -15,26 +15,45 @@ from dataclasses import asdict, dataclass
 import torch
 
 from ..claims import Claim, verdict_from_checks
-from ..measure import flops, parameter_count, throughput
-from ..profiles import get_profile
-from ..registry import create_model
-from ..results import run_or_load
-from ..runtime import resolve_device
+from ..measure import ThroughputProtocol, flops, measure_throughput, parameter_count
+from ..models import config_record, create_model
 from ..train import TrainConfig, train
-from .common import checkpoint_path, load_profile_data, run_experiment
+from .common import CORE_CODE, ChapterRun, record_source
 
 CHAPTER = "convmixer"
+PIECES = ("grid", "recipe", "throughput")
+CODE = CORE_CODE + ("patchlib/models/convmixer.py", "patchlib/models/registry.py")
+
+# Published values (../shared/paper_values.md §3).
+README = "locuslab/convmixer-cifar10 README.md (official repository)"
+PAPER = {
+    "recipe_result": {"value": 92.5, "unit": "% test accuracy after 25 epochs", "status": "confirmed",
+                      "source": f"{README}: \"around 92.5% accuracy in just 25 epochs\""},
+    # Test accuracy per epoch of the README's 25-epoch run (ConvMixer-256/8, k=5, p=2, the recommended command).
+    "recipe_log": {"unit": "% test accuracy per epoch", "status": "confirmed", "source": f"{README}, training log",
+                   "value": [54.18, 61.57, 70.69, 77.08, 73.44, 76.55, 83.28, 76.55, 81.38, 78.91, 83.87, 83.12, 85.63,
+                             87.00, 85.27, 89.07, 90.19, 90.68, 91.39, 92.40, 92.38, 92.48, 92.53, 92.55, 92.60]},
+    "kernel_sweep": {"value": {3: 93.61, 5: 95.11, 7: 95.72, 9: 95.88}, "unit": "% CIFAR-10 top-1 by kernel size",
+                     "status": "secondary", "source": "the paper's CIFAR-10 ablation as quoted by a third-party "
+                     "project's documentation (secondary; patch size, width, depth and epochs not stated)"},
+    "patch_sweep": {"value": {2: -0.80, 4: -3.27}, "unit": "pp top-1 relative to p=1", "status": "secondary",
+                    "source": "the paper's CIFAR-10 ablation as quoted by a third-party project's documentation "
+                              "(secondary)"},
+    "p1_k9": {"value": 96.03, "unit": "% CIFAR-10 top-1 (p=1, k=9)", "status": "secondary",
+              "source": "the paper's appendix table as quoted in locuslab/convmixer issue #15 (secondary)"},
+}
+
 
 # The convmixer-cifar10 recipe (README command: --lr-max=0.05 --ra-n=2 --ra-m=12 --wd=0.005
-# --scale=1.0 --jitter=0 --reprob=0; batch 512, 25 epochs, AdamW, the piecewise-linear
-# one-cycle schedule, no label smoothing, no clipping, mixed precision).
+# --scale=1.0 --jitter=0 --reprob=0; 25 epochs, AdamW, the piecewise-linear one-cycle schedule of
+# its train.py, batch 512 and mixed precision per its defaults, no label smoothing, no clipping).
 def recipe(epochs: int, *, batch_size: int = 512, lr: float = 0.05, precision: str = "auto") -> TrainConfig:
     return TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=0.005,
                        warmup_epochs=epochs * 2 / 5, schedule="onecycle", label_smoothing=0.0,
                        augment="flip_randaugment_m12", grad_clip=None, precision=precision)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Size:
     grid_model: str
     grid_overrides: dict             # width and depth of every grid cell
@@ -48,117 +67,105 @@ class Size:
     recipe_n_train: int | None
     n_test: int | None
     channels_last: bool = True       # faster depthwise convolutions on CPU (measured ~1.3-4x)
+    throughput: ThroughputProtocol = ThroughputProtocol()
 
 
 # Batch 128 instead of 512 on CPU: the lr is scaled linearly (0.05 * 128/512 = 0.0125).
 SIZES = {
     # Seconds on any CPU: the whole pipeline on the embedded synthetic data.
-    "smoke": Size("convmixer_micro", {"dim": 16, "depth": 2}, (3, 5, 7, 9), (1, 2, 4),
-                  recipe(2, batch_size=128, lr=0.0125, precision="fp32"), grid_n_train=768,
-                  recipe_model="convmixer_micro", recipe_overrides={},
+    "smoke": Size(grid_model="convmixer_micro", grid_overrides={"dim": 16, "depth": 2}, kernel_sizes=(3, 5, 7, 9),
+                  patch_sizes=(1, 2, 4), grid_train=recipe(2, batch_size=128, lr=0.0125, precision="fp32"),
+                  grid_n_train=768, recipe_model="convmixer_micro", recipe_overrides={},
                   recipe_train=recipe(3, batch_size=128, lr=0.0125, precision="fp32"),
-                  recipe_n_train=1536, n_test=256),
+                  recipe_n_train=1536, n_test=256,
+                  throughput=ThroughputProtocol(batch_size=32, warmup=1, repeats=2, rounds=1)),
     # ~35 min on 2 CPU cores. Grid: ConvMixer-64/4 (measured, bf16 + channels-last, batch 128:
     # 190-320 train img/s at p=1, 930-2400 at p=2, 2200-5500 at p=4), 5 epochs of a fixed
     # 10,000-image subset. Recipe curve: ConvMixer-128/4 (k=5, p=2) on all 50,000 images.
-    "cpu": Size("convmixer_256_8", {"dim": 64, "depth": 4}, (3, 5, 7, 9), (1, 2, 4),
-                recipe(5, batch_size=128, lr=0.0125, precision="bf16"), grid_n_train=10_000,
-                recipe_model="convmixer_256_8", recipe_overrides={"dim": 128, "depth": 4},
-                recipe_train=recipe(8, batch_size=128, lr=0.0125, precision="bf16"),
-                recipe_n_train=None, n_test=None),
+    "cpu": Size(grid_model="convmixer_256_8", grid_overrides={"dim": 64, "depth": 4}, kernel_sizes=(3, 5, 7, 9),
+                patch_sizes=(1, 2, 4), grid_train=recipe(5, batch_size=128, lr=0.0125, precision="bf16"),
+                grid_n_train=10_000, recipe_model="convmixer_256_8", recipe_overrides={"dim": 128, "depth": 4},
+                recipe_train=recipe(8, batch_size=128, lr=0.0125, precision="bf16"), recipe_n_train=None, n_test=None),
     # The convmixer-cifar10 recipe exactly (ConvMixer-256/8, k=5, p=2, 25 epochs, batch 512,
     # lr 0.05; bf16 autocast where the original uses fp16 + GradScaler), and the grid with
     # ConvMixer-256/8 at the same 25-epoch recipe.
-    "gpu": Size("convmixer_256_8", {}, (3, 5, 7, 9), (1, 2, 4), recipe(25), grid_n_train=None,
-                recipe_model="convmixer_256_8", recipe_overrides={}, recipe_train=recipe(25),
-                recipe_n_train=None, n_test=None, channels_last=False),
+    "gpu": Size(grid_model="convmixer_256_8", grid_overrides={}, kernel_sizes=(3, 5, 7, 9), patch_sizes=(1, 2, 4),
+                grid_train=recipe(25), grid_n_train=None, recipe_model="convmixer_256_8", recipe_overrides={},
+                recipe_train=recipe(25), recipe_n_train=None, n_test=None, channels_last=False),
 }
 
 
 def _model_config(name: str, overrides: dict) -> dict:
-    return asdict(create_model(name, **overrides).config)
+    return config_record(create_model(name, **overrides).config)
 
 
-def cell_config(profile: str, seed: int, kernel_size: int, patch_size: int) -> dict:
-    size = SIZES[get_profile(profile).name]
+def cell_config(ctx: ChapterRun, kernel_size: int, patch_size: int) -> dict:
+    size = ctx.size
     overrides = size.grid_overrides | {"kernel_size": kernel_size, "patch_size": patch_size}
-    return {"chapter": CHAPTER, "name": f"grid-k{kernel_size}-p{patch_size}-{profile}", "profile": profile,
-            "seed": seed, "dataset": get_profile(profile).dataset, "n_train": size.grid_n_train,
-            "n_test": size.n_test, "model": size.grid_model, "model_config": _model_config(size.grid_model, overrides),
-            "train": asdict(size.grid_train), "channels_last": size.channels_last}
+    return ctx.config(f"grid-k{kernel_size}-p{patch_size}-{ctx.profile}", dataset=ctx.profile_dataset(),
+                      n_train=size.grid_n_train, n_test=size.n_test, model=size.grid_model,
+                      model_config=_model_config(size.grid_model, overrides), train=asdict(size.grid_train),
+                      channels_last=size.channels_last)
 
 
-def recipe_config(profile: str, seed: int) -> dict:
-    size = SIZES[get_profile(profile).name]
-    return {"chapter": CHAPTER, "name": f"recipe-{profile}", "profile": profile, "seed": seed,
-            "dataset": get_profile(profile).dataset, "n_train": size.recipe_n_train, "n_test": size.n_test,
-            "model": size.recipe_model, "model_config": _model_config(size.recipe_model, size.recipe_overrides),
-            "train": asdict(size.recipe_train), "channels_last": size.channels_last}
+def recipe_config(ctx: ChapterRun) -> dict:
+    size = ctx.size
+    return ctx.config(f"recipe-{ctx.profile}", dataset=ctx.profile_dataset(), n_train=size.recipe_n_train,
+                      n_test=size.n_test, model=size.recipe_model,
+                      model_config=_model_config(size.recipe_model, size.recipe_overrides),
+                      train=asdict(size.recipe_train), channels_last=size.channels_last)
 
 
-def _train_one(config: dict, *, seed: int, device, results_dir, force: bool, progress: bool, data_root) -> dict:
+def throughput_config(ctx: ChapterRun, cells: list[dict]) -> dict:
+    return ctx.config(f"throughput-{ctx.profile}", device_type=ctx.device.type, channels_last=ctx.size.channels_last,
+                      throughput=ctx.size.throughput.record(), models=[cell["model_config"] for cell in cells])
+
+
+def _build(model_name: str, model_config: dict, channels_last: bool):
+    model = create_model(model_name, **model_config)
+    return model.to(memory_format=torch.channels_last) if channels_last else model
+
+
+def _train_one(ctx: ChapterRun, piece: str, config: dict) -> dict:
     """Train the ConvMixer of `config` with its recipe (or load the stored result)."""
-    train_config = TrainConfig(**config["train"])
-
     def compute(data) -> dict:
-        torch.manual_seed(seed)
-        model = create_model(config["model"], **{k: v for k, v in config["model_config"].items()})
-        if config["channels_last"]:
-            model = model.to(memory_format=torch.channels_last)
-        trained = train(model, data, train_config, seed=seed, device=device, progress=progress,
-                        checkpoint=checkpoint_path(config, results_dir))
+        torch.manual_seed(ctx.seed)
+        model = _build(config["model"], config["model_config"], config["channels_last"])
+        trained = train(model, data, TrainConfig(**config["train"]), seed=ctx.seed, device=ctx.device,
+                        progress=ctx.progress, checkpoint=ctx.checkpoint(config))
         return {"history": trained["history"], "final": trained["final"], "train_time_s": trained["train_time_s"],
                 "parameters": parameter_count(model), "cost": flops(model, (3, 32, 32))}
 
-    load_data = lambda: load_profile_data(config["profile"], data_root=data_root, n_train=config["n_train"],
-                                          n_test=config["n_test"])
-    return run_experiment(config, compute, load_data=load_data, results_dir=results_dir, force=force, device=device)
+    return ctx.record(piece, config, compute)
 
 
-def _measure_throughput(profile: str, seed: int, cells: list[dict], *, device, results_dir, force: bool) -> dict:
-    """Inference throughput of every grid cell (random weights: speed does not depend on them).
-
-    The cells are timed in `rounds` passes over the whole grid, so that drift in the machine's
-    speed hits every cell alike; each cell's result is the round with the median throughput.
-    """
-    size = SIZES[get_profile(profile).name]
-    config = {"chapter": CHAPTER, "name": f"throughput-{profile}", "profile": profile, "seed": seed,
-              "device_type": device.type, "batch_size": 128, "precision": "fp32", "rounds": 3,
-              "channels_last": size.channels_last, "models": [cell["model_config"] for cell in cells]}
-
-    def compute() -> dict:
-        models = []
-        for model_config in config["models"]:
-            model = create_model(size.grid_model, **model_config)
-            models.append(model.to(memory_format=torch.channels_last) if size.channels_last else model)
-        rounds = [[throughput(model, (3, 32, 32), batch_size=config["batch_size"], device=device,
-                              precision=config["precision"]) for model in models]
-                  for _ in range(config["rounds"])]
-        measured = []
-        for per_round in zip(*rounds):
-            median = sorted(per_round, key=lambda m: m["images_per_s"])[len(per_round) // 2]
-            measured.append(median | {"rounds_images_per_s": [m["images_per_s"] for m in per_round]})
-        return {"throughput": measured}
-
-    return run_or_load(config, compute, results_dir=results_dir, force=force, device=device)
+def context(profile: str = "smoke", **options) -> ChapterRun:
+    return ChapterRun.resolve(chapter=CHAPTER, sizes=SIZES, pieces=PIECES, code=CODE, profile=profile, **options)
 
 
-def run(profile: str = "smoke", *, seed: int = 0, device: str | None = "auto", data_root=None,
-        results_dir=None, force: bool = False, force_throughput: bool = False, progress: bool = True) -> dict:
+def run(profile: str = "smoke", *, seed: int = 0, device="auto", data_root=None, results_dir=None,
+        force: bool | set[str] = False, progress: bool = True) -> dict:
     """Train (or load) every grid cell and the recipe run, and measure the cells' throughput.
 
-    Returns {"grid": [cell records], "recipe": record, "throughput": record}.
+    Returns {"grid": [cell records], "recipe": record, "throughput": record, "claims": [Claim]}.
     """
-    size = SIZES[get_profile(profile).name]
-    device = resolve_device(device)
-    common = dict(seed=seed, device=device, results_dir=results_dir, force=force, progress=progress,
-                  data_root=data_root)
-    cells = [cell_config(profile, seed, k, p) for p in size.patch_sizes for k in size.kernel_sizes]
-    grid = [_train_one(cell, **common) for cell in cells]
-    recipe_record = _train_one(recipe_config(profile, seed), **common)
-    speed = _measure_throughput(profile, seed, cells, device=device, results_dir=results_dir,
-                                force=force or force_throughput)
-    return {"grid": grid, "recipe": recipe_record, "throughput": speed}
+    ctx = context(profile, seed=seed, device=device, data_root=data_root, results_dir=results_dir, force=force,
+                  progress=progress)
+    size = ctx.size
+    cells = [cell_config(ctx, k, p) for p in size.patch_sizes for k in size.kernel_sizes]
+    records = {"grid": [_train_one(ctx, "grid", cell) for cell in cells],
+               "recipe": _train_one(ctx, "recipe", recipe_config(ctx))}
+    speed = throughput_config(ctx, cells)
+
+    def measure() -> dict:
+        models = {f"cell{i}": _build(size.grid_model, config, size.channels_last)
+                  for i, config in enumerate(speed["models"])}
+        measured = measure_throughput(models, (3, 32, 32), size.throughput, device=ctx.device)
+        return {"throughput": [measured["models"][name] for name in models], "protocol": measured["protocol"]}
+
+    records["throughput"] = ctx.record("throughput", speed, measure, uses_data=False)
+    records["claims"] = ctx.write_claims(claims(records))
+    return records
 
 
 def grid_table(records: dict):
@@ -177,9 +184,6 @@ def grid_table(records: dict):
 
 # ---- claims: each verdict is computed from the records by the rule stated beside it ----
 
-RECIPE_PAPER_ACC = 92.5   # locuslab/convmixer-cifar10 README: "around 92.5% accuracy in just 25 epochs"
-
-
 def claims(records: dict) -> list[Claim]:
     table = grid_table(records)
     profile = records["recipe"]["config"]["profile"]
@@ -196,29 +200,32 @@ def claims(records: dict) -> list[Claim]:
     recipe_train = recipe_run["config"]["train"]
     exact_recipe = (recipe_run["config"]["model_config"] == _model_config("convmixer_256_8", {})
                     and recipe_train == asdict(recipe(25)))
+    kernel_sweep, patch_sweep = PAPER["kernel_sweep"]["value"], PAPER["patch_sweep"]["value"]
     return [
-        Claim("larger_kernels_help", "Larger depthwise kernels give higher accuracy", "qualitative",
-              round(float(sum(kernel_gains.values()) / len(kernel_gains)), 2),
-              f"mean acc(k={kernels[-1]}) - acc(k={kernels[0]}), points",
-              verdict_from_checks([gain > 0 for gain in kernel_gains.values()]), profile,
-              f"{source}; rule: acc(k={kernels[-1]}) > acc(k={kernels[0]}) at every patch size; gains per p: "
+        Claim(id="larger_kernels_help", claim="Larger depthwise kernels give higher accuracy",
+              paper_value=round(kernel_sweep[9] - kernel_sweep[3], 2),
+              our_value=round(float(sum(kernel_gains.values()) / len(kernel_gains)), 2),
+              unit=f"mean acc(k={kernels[-1]}) - acc(k={kernels[0]}), points",
+              verdict=verdict_from_checks([gain > 0 for gain in kernel_gains.values()]), profile=profile,
+              evidence=f"{source}; rule: acc(k={kernels[-1]}) > acc(k={kernels[0]}) at every patch size; gains per p: "
               + ", ".join(f"p={p}: {g:+.2f}" for p, g in kernel_gains.items()),
-              "appendix, CIFAR-10 ablation"),
-        Claim("smaller_patches_help", "Smaller patches give higher accuracy, at a higher cost", "qualitative",
-              round(float(sum(patch_gains.values()) / len(patch_gains)), 2),
-              f"mean acc(p={patches[0]}) - acc(p={patches[-1]}), points",
-              verdict_from_checks([gain > 0 for gain in patch_gains.values()]), profile,
-              f"{source}; rule: acc(p={patches[0]}) > acc(p={patches[-1]}) at every kernel size; gains per k: "
+              paper_source=PAPER["kernel_sweep"]["source"] + f": k=9 {kernel_sweep[9]}% vs k=3 {kernel_sweep[3]}%"),
+        Claim(id="smaller_patches_help", claim="Smaller patches give higher accuracy, at a higher cost",
+              paper_value=-patch_sweep[4],
+              our_value=round(float(sum(patch_gains.values()) / len(patch_gains)), 2),
+              unit=f"mean acc(p={patches[0]}) - acc(p={patches[-1]}), points",
+              verdict=verdict_from_checks([gain > 0 for gain in patch_gains.values()]), profile=profile,
+              evidence=f"{source}; rule: acc(p={patches[0]}) > acc(p={patches[-1]}) at every kernel size; gains per k: "
               + ", ".join(f"k={k}: {g:+.2f}" for k, g in patch_gains.items())
               + f"; p={patches[0]} costs {cost_ratio:.1f}x the GMACs of p={patches[-1]}",
-              "appendix, CIFAR-10 ablation"),
-        Claim("recipe_25_epochs", "ConvMixer-256/8 (k=5, p=2) reaches ~92.5% in 25 epochs with the "
-              "convmixer-cifar10 recipe", RECIPE_PAPER_ACC, round(recipe_acc, 2) if exact_recipe else None, "%",
-              ("reproduced" if recipe_acc >= RECIPE_PAPER_ACC - 1.0 else "not_reproduced") if exact_recipe
-              else "not_tested", profile,
-              f"results/{CHAPTER}/{recipe_run['config']['name']}-{recipe_run['config_hash']}.json; rule: within 1 point "
+              paper_source=PAPER["patch_sweep"]["source"] + f": p=4 loses {-patch_sweep[4]} pp against p=1"),
+        Claim(id="recipe_25_epochs", claim="ConvMixer-256/8 (k=5, p=2) reaches ~92.5% in 25 epochs with the "
+              "convmixer-cifar10 recipe", paper_value=PAPER["recipe_result"]["value"], our_value=round(recipe_acc, 2) if exact_recipe else None, unit="%",
+              verdict=("reproduced" if recipe_acc >= PAPER["recipe_result"]["value"] - 1.0 else "not_reproduced") if exact_recipe
+              else "not_tested", profile=profile,
+              evidence=f"{record_source(recipe_run)}; rule: within 1 point "
               "below 92.5%, only for the exact recipe (gpu profile)" if exact_recipe else
               f"the {profile} profile trains a smaller model for {recipe_train['epochs']} epochs "
               f"({recipe_acc:.2f}% here); only the gpu profile runs the exact recipe",
-              "locuslab/convmixer-cifar10 README"),
+              paper_source=PAPER["recipe_result"]["source"]),
     ]

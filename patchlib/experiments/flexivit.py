@@ -28,23 +28,37 @@ from torch import nn
 
 from ..claims import Claim, verdict_from_checks
 from ..data import DataSplits, ImageData, iterate_batches, normalize
-from ..flexivit import AtPatchSize, FlexiViT, distillation_loss, init_from_vit, random_patch_loss
 from ..layers import KERNEL_RESIZE_METHODS, resample_patch_embed
-from ..measure import flops, parameter_count, throughput
-from ..profiles import get_profile
-from ..registry import create_model
-from ..results import run_or_load
-from ..runtime import resolve_device
+from ..measure import ThroughputProtocol, flops, measure_throughput, parameter_count
+from ..models import config_record, create_model
+from ..models.flexivit import AtPatchSize, FlexiViT, distillation_loss, init_from_vit, random_patch_loss
+from ..models.vit import VisionTransformer
 from ..train import TrainConfig, evaluate, train
-from ..vit import VisionTransformer
-from .common import checkpoint_path, load_profile_data, run_experiment
+from .common import CORE_CODE, ChapterRun, record_source
 
 CHAPTER = "flexivit"
 FIXED = ("vit_small", "vit_large")
 PIECES = (*FIXED, "flexi", "distill", "evaluate", "measure", "figure4")
+CODE = CORE_CODE + ("patchlib/models/vit.py", "patchlib/models/evit.py", "patchlib/models/flexivit.py",
+                    "patchlib/models/registry.py")
+
+# Published values (../shared/paper_values.md §1). The paper's Figures 3 and 4 are plots; only four
+# Fig. 3 points are sourced, second-hand, so the claims compare shapes and cite the figures.
+BIG_VISION_README = "big_vision configs/proj/flexivit/README.md (official repository)"
+PAPER = {
+    "fig3_points": {"value": {"FlexiViT-B @8x8": 50.2, "ViT-B/16 @8x8": 30.5, "ViT-B/30 @8x8": 2.9,
+                              "FlexiViT-B @30x30": 46.6},
+                    "unit": "% precision (probably ImageNet-21k prec@1)", "status": "secondary",
+                    "source": "FlexiViT Fig. 3 points as quoted by DeepLearning.AI's The Batch (secondary)"},
+    "input_resolution": {"value": 240, "unit": "px", "status": "confirmed",
+                         "source": f"{BIG_VISION_README}: \"the input is 240px, not 224px\""},
+    "epochs": {"value": {"paper_fig2": 1000, "readme_recommended": 1200, "shortest": 90}, "unit": "epochs",
+               "status": "confirmed", "source": f"FlexiViT paper, Fig. 2 caption (1000, 600, 300, 90 epochs); "
+                                                f"{BIG_VISION_README} (1200-epoch checkpoints recommended)"},
+}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Size:
     image_size: int                  # the 32-px images are bilinearly upsampled to this
     patch_sizes: tuple[int, ...]     # FlexiViT's training set; every model is evaluated at each
@@ -59,6 +73,7 @@ class Size:
     distill_epochs: int = 0          # 0: no distilled FlexiViT
     distill_temperature: float = 1.0
     figure4_factors: tuple[int, ...] = (1, 2, 3, 4)
+    throughput: ThroughputProtocol = ThroughputProtocol()
 
 
 CIFAR_SIZES = (6, 8, 12, 16, 24)  # at 48 px: grids 8, 6, 4, 3, 2 (sequence lengths 64 ... 4)
@@ -66,21 +81,25 @@ CIFAR_SIZES = (6, 8, 12, 16, 24)  # at 48 px: grids 8, 6, 4, 3, 2 (sequence leng
 SIZES = {
     # The whole pipeline on the embedded synthetic data (learns nothing in this budget; a pipeline check).
     # measured: the notebook in 36 s wall / 18 s CPU under papermill, 1 thread, fresh results (x86_64).
-    "smoke": Size(48, CIFAR_SIZES, 6, 12, "vit_micro", "flexivit_micro", {},
-                  TrainConfig(epochs=2, batch_size=128, lr=3e-3, warmup_epochs=0.5),
-                  n_train=1280, n_test=256, distill_epochs=1),
+    "smoke": Size(image_size=48, patch_sizes=CIFAR_SIZES, small_patch=6, large_patch=12, vit_model="vit_micro",
+                  flexi_model="flexivit_micro", model_overrides={},
+                  train=TrainConfig(epochs=2, batch_size=128, lr=3e-3, warmup_epochs=0.5),
+                  n_train=1280, n_test=256, distill_epochs=1,
+                  throughput=ThroughputProtocol(batch_size=32, warmup=1, repeats=2, rounds=1)),
     # CIFAR-10 upsampled to 48 px, 6 layers, width 128, 8 heads; patch 6 (ViT), 12 (ViT) and
     # FlexiViT over 6..24 with a 12x12 base kernel on a 4x4 base grid, 4 epochs each.
     # Planned from the ViT chapter's measured ~230 train img/s at 64 tokens (~28 min on 2 cores:
     # vit_small ~14 min, vit_large ~4, flexi ~6, evaluation and Fig. 4 ~4); the run's own times
     # are in its records.
-    "cpu": Size(48, CIFAR_SIZES, 6, 12, "vit_tiny_cifar", "flexivit_cifar", {"dim": 128, "heads": 8},
-                TrainConfig(epochs=4, batch_size=128, lr=1e-3, warmup_epochs=1),
+    "cpu": Size(image_size=48, patch_sizes=CIFAR_SIZES, small_patch=6, large_patch=12, vit_model="vit_tiny_cifar",
+                flexi_model="flexivit_cifar", model_overrides={"dim": 128, "heads": 8},
+                train=TrainConfig(epochs=4, batch_size=128, lr=1e-3, warmup_epochs=1),
                 n_train=None, n_test=None, distill_epochs=0),
     # A FlexiViT-S-like model (12 layers, width 384, 6 heads) for 90 epochs with RandAugment, the
     # paper's shortest FlexiViT schedule, plus 90 epochs of distillation (not yet run).
-    "gpu": Size(48, CIFAR_SIZES, 6, 12, "vit_tiny_cifar", "flexivit_cifar", {"dim": 384, "depth": 12, "heads": 6},
-                TrainConfig(epochs=90, batch_size=512, lr=1e-3, warmup_epochs=5, augment="randaugment"),
+    "gpu": Size(image_size=48, patch_sizes=CIFAR_SIZES, small_patch=6, large_patch=12, vit_model="vit_tiny_cifar",
+                flexi_model="flexivit_cifar", model_overrides={"dim": 384, "depth": 12, "heads": 6},
+                train=TrainConfig(epochs=90, batch_size=512, lr=1e-3, warmup_epochs=5, augment="randaugment"),
                 n_train=None, n_test=None, distill_epochs=90),
 }
 
@@ -105,18 +124,6 @@ def upsample_splits(data: DataSplits, size: int) -> DataSplits:
     return DataSplits(train=upsample_images(data.train, size), test=upsample_images(data.test, size))
 
 
-def _data_loader(profile: str, size: Size, data_root):
-    """Load, upsample and keep the data once per `run()` (every piece checks its fingerprint)."""
-    loaded = {}
-
-    def load() -> DataSplits:
-        if "data" not in loaded:
-            raw = load_profile_data(profile, data_root=data_root, n_train=size.n_train, n_test=size.n_test)
-            loaded["data"] = upsample_splits(raw, size.image_size)
-        return loaded["data"]
-    return load
-
-
 # ---- the models ----
 
 def build_model(size: Size, role: str) -> nn.Module:
@@ -136,17 +143,17 @@ def roles(size: Size) -> tuple[str, ...]:
     return (*FIXED, "flexi") + (("distill",) if size.distill_epochs > 0 else ())
 
 
-def _base(profile: str, seed: int, size: Size) -> dict:
-    return {"chapter": CHAPTER, "profile": profile, "seed": seed, "dataset": get_profile(profile).dataset,
-            "n_train": size.n_train, "n_test": size.n_test, "image_size": size.image_size}
+def _base(ctx: ChapterRun, name: str, **entries) -> dict:
+    size = ctx.size
+    return ctx.config(name, dataset=ctx.profile_dataset(), n_train=size.n_train, n_test=size.n_test,
+                      image_size=size.image_size) | entries
 
 
-def train_config(profile: str, seed: int, role: str) -> dict:
-    size = SIZES[get_profile(profile).name]
-    model = build_model(size, role)
-    config = _base(profile, seed, size) | {
-        "name": f"train-{role}-{profile}", "role": role,
-        "model": size.vit_model if role in FIXED else size.flexi_model, "model_config": asdict(model.config)}
+def train_config(ctx: ChapterRun, role: str) -> dict:
+    size = ctx.size
+    config = _base(ctx, f"train-{role}-{ctx.profile}", role=role,
+                   model=size.vit_model if role in FIXED else size.flexi_model,
+                   model_config=config_record(build_model(size, role).config))
     if role in FIXED:
         return config | {"train": asdict(size.train), "objective": "cross-entropy at the model's patch size"}
     if role == "flexi":
@@ -154,118 +161,116 @@ def train_config(profile: str, seed: int, role: str) -> dict:
                          "objective": "cross-entropy at a patch size drawn uniformly per step (global torch RNG)"}
     return config | {"train": asdict(replace(size.train, epochs=size.distill_epochs)),
                      "objective": "KL(teacher || student), student at a uniformly drawn patch size, same view",
-                     "temperature": size.distill_temperature, "teacher": train_config(profile, seed, "vit_small"),
+                     "temperature": size.distill_temperature, "teacher": train_config(ctx, "vit_small"),
                      "init": "teacher (init_from_vit: PI-resized kernel, resized position embeddings)"}
 
 
-def _forced(force, piece: str) -> bool:
-    return force is True or (not isinstance(force, bool) and piece in force)
+class TrainedModels:
+    """The chapter's trained models within one `run()`: each role's record (trained or loaded once)
+    and its weights from the training checkpoint."""
 
-
-class _Context:
-    """What the pieces of one `run()` share: arguments, the data loader, trained models."""
-
-    def __init__(self, profile, seed, device, data_root, results_dir, force, progress):
-        self.profile, self.seed, self.device = profile, seed, resolve_device(device)
-        self.size = SIZES[get_profile(profile).name]
-        self.results_dir, self.force, self.progress = results_dir, force, progress
-        self.load_data = _data_loader(profile, self.size, data_root)
+    def __init__(self, ctx: ChapterRun):
+        self.ctx = ctx
         self.records: dict[str, dict] = {}
 
-    def train_record(self, role: str, *, force: bool | None = None) -> dict:
-        if role in self.records and force is None:
-            return self.records[role]
-        size, seed, config = self.size, self.seed, train_config(self.profile, self.seed, role)
-        checkpoint = checkpoint_path(config, self.results_dir)
+    def record(self, role: str) -> dict:
+        if role not in self.records:
+            self.records[role] = self._train(role)
+        return self.records[role]
+
+    def _train(self, role: str, *, force: bool = False) -> dict:
+        ctx, size = self.ctx, self.ctx.size
+        config = train_config(ctx, role)
+        checkpoint = ctx.checkpoint(config)
 
         def compute(data) -> dict:
-            torch.manual_seed(seed)
+            torch.manual_seed(ctx.seed)
             model, loss_fn, train_cfg = build_model(size, role), None, size.train
             if role == "flexi":
                 loss_fn = random_patch_loss(size.patch_sizes, size.train.label_smoothing)
             elif role == "distill":
-                teacher = self.trained_model("vit_small")
+                teacher = self.model("vit_small")
                 init_from_vit(model, teacher)
                 loss_fn = distillation_loss(teacher, size.patch_sizes, size.distill_temperature)
                 train_cfg = replace(size.train, epochs=size.distill_epochs)
-            trained = train(model, data, train_cfg, seed=seed, device=self.device, progress=self.progress,
+            trained = train(model, data, train_cfg, seed=ctx.seed, device=ctx.device, progress=ctx.progress,
                             checkpoint=checkpoint, loss_fn=loss_fn)
             return {"history": trained["history"], "final": trained["final"], "train_time_s": trained["train_time_s"],
                     "normalization": {"mean": trained["mean"], "std": trained["std"]},
                     "parameters": parameter_count(model), "checkpoint": checkpoint.name}
 
-        forced = _forced(self.force, role) if force is None else force
-        record = run_experiment(config, compute, load_data=self.load_data, results_dir=self.results_dir,
-                                force=forced, device=self.device)
-        self.records[role] = record
-        return record
+        if force:
+            return run_or_load_forced(ctx, role, config, compute)
+        return ctx.record(role, config, compute)
 
-    def trained_model(self, role: str) -> nn.Module:
+    def model(self, role: str) -> nn.Module:
         """The trained weights of `role`, from its checkpoint (retrained if the checkpoint is gone)."""
-        self.train_record(role)
-        checkpoint = checkpoint_path(train_config(self.profile, self.seed, role), self.results_dir)
+        self.record(role)
+        checkpoint = self.ctx.checkpoint(train_config(self.ctx, role))
         if not checkpoint.exists():
-            self.train_record(role, force=True)
-        model = build_model(self.size, role)
+            self.records[role] = self._train(role, force=True)
+        model = build_model(self.ctx.size, role)
         model.load_state_dict(torch.load(checkpoint, map_location="cpu", weights_only=False)["model"])
-        return model.to(self.device).eval()
+        return model.to(self.ctx.device).eval()
 
     def flexible(self, role: str) -> FlexiViT:
         """The model of `role` as a FlexiViT (fixed ViTs keep their own kernel and grid as base)."""
-        model = self.trained_model(role)
-        return model if isinstance(model, FlexiViT) else FlexiViT.from_vit(model, self.size.patch_sizes).eval()
+        model = self.model(role)
+        return model if isinstance(model, FlexiViT) else FlexiViT.from_vit(model, self.ctx.size.patch_sizes).eval()
+
+
+def run_or_load_forced(ctx: ChapterRun, piece: str, config: dict, compute) -> dict:
+    """`ctx.record` with the piece forced (a record whose checkpoint is gone is recomputed)."""
+    forced = replace(ctx, force=frozenset({piece}) | (ctx.force if isinstance(ctx.force, frozenset) else frozenset()))
+    return forced.record(piece, config, compute)
 
 
 # ---- the pieces ----
 
-def evaluate_models(ctx: _Context) -> dict:
+def evaluate_models(ctx: ChapterRun, models: TrainedModels) -> dict:
     size = ctx.size
-    config = _base(ctx.profile, ctx.seed, size) | {
-        "name": f"evaluate-{ctx.profile}", "patch_sizes": list(size.patch_sizes),
-        "models": {role: train_config(ctx.profile, ctx.seed, role) for role in roles(size)},
-        "eval_batch_size": size.train.eval_batch_size, "precision": "fp32"}
+    config = _base(ctx, f"evaluate-{ctx.profile}", patch_sizes=list(size.patch_sizes),
+                   models={role: train_config(ctx, role) for role in roles(size)},
+                   eval_batch_size=size.train.eval_batch_size, precision="fp32")
 
     def compute(data) -> dict:
-        models = {}
+        accuracy = {}
         for role in roles(size):
-            model, norm = ctx.flexible(role), ctx.train_record(role)["result"]["normalization"]
+            model, norm = models.flexible(role), models.record(role)["result"]["normalization"]
             metrics = [evaluate(AtPatchSize(model, p), data.test, mean=norm["mean"], std=norm["std"], device=ctx.device,
                                 batch_size=size.train.eval_batch_size, precision="fp32") for p in size.patch_sizes]
-            models[role] = {"acc": [m["acc"] for m in metrics], "loss": [m["loss"] for m in metrics],
-                            "own_patch": own_patch(size, role)}
+            accuracy[role] = {"acc": [m["acc"] for m in metrics], "loss": [m["loss"] for m in metrics],
+                              "own_patch": own_patch(size, role)}
         return {"patch_sizes": list(size.patch_sizes),
-                "seq_len": [(size.image_size // p) ** 2 for p in size.patch_sizes], "models": models,
+                "seq_len": [(size.image_size // p) ** 2 for p in size.patch_sizes], "models": accuracy,
                 "chance": 100.0 / len(data.test.classes)}
 
-    return run_experiment(config, compute, load_data=ctx.load_data, results_dir=ctx.results_dir,
-                          force=_forced(ctx.force, "evaluate"), device=ctx.device)
+    return ctx.record("evaluate", config, compute)
 
 
-def measure_patch_sizes(ctx: _Context, batch_size: int = 128) -> dict:
-    """Inference throughput (fp32, cache warm) and GMACs of the FlexiViT at each patch size."""
+def measure_patch_sizes(ctx: ChapterRun) -> dict:
+    """Inference throughput (cache warm) and GMACs of the FlexiViT at each patch size."""
     size = ctx.size
-    model_config = asdict(build_model(size, "flexi").config)
-    config = {"chapter": CHAPTER, "name": f"measure-{ctx.profile}", "profile": ctx.profile, "seed": ctx.seed,
-              "model_config": model_config, "patch_sizes": list(size.patch_sizes), "batch_size": batch_size,
-              "precision": "fp32", "device_type": ctx.device.type}
+    config = ctx.config(f"measure-{ctx.profile}", model_config=config_record(build_model(size, "flexi").config),
+                        patch_sizes=list(size.patch_sizes), device_type=ctx.device.type,
+                        throughput=size.throughput.record())
 
     def compute() -> dict:
         torch.manual_seed(ctx.seed)
         model = build_model(size, "flexi").to(ctx.device).eval()
         shape = (3, size.image_size, size.image_size)
-        rows = []
-        for p in size.patch_sizes:
-            pinned = AtPatchSize(model, p)
-            with torch.no_grad():  # fill the cache: the resize is done once per size, not per image
-                pinned(torch.zeros(1, *shape, device=ctx.device))
-            rows.append({"patch_size": p, "seq_len": (size.image_size // p) ** 2, "gmacs": flops(pinned, shape)["gmacs"],
-                         "throughput": throughput(pinned, shape, batch_size=batch_size, device=ctx.device,
-                                                  precision="fp32")})
-        return {"rows": rows, "parameters": parameter_count(model),
+        pinned = {f"p{p}": AtPatchSize(model, p) for p in size.patch_sizes}
+        with torch.no_grad():  # fill the cache: the resize is done once per size, not per image
+            for module in pinned.values():
+                module(torch.zeros(1, *shape, device=ctx.device))
+        measured = measure_throughput(pinned, shape, size.throughput, device=ctx.device)
+        rows = [{"patch_size": p, "seq_len": (size.image_size // p) ** 2, "gmacs": flops(pinned[f"p{p}"], shape)["gmacs"],
+                 "images_per_s": measured["models"][f"p{p}"]["images_per_s"],
+                 "images_per_s_rounds": measured["models"][f"p{p}"]["rounds"]} for p in size.patch_sizes]
+        return {"rows": rows, "protocol": measured["protocol"], "parameters": parameter_count(model),
                 "note": "resized kernel and position embeddings cached (computed once per size), not counted"}
 
-    return run_or_load(config, compute, results_dir=ctx.results_dir, force=_forced(ctx.force, "measure"),
-                       device=ctx.device)
+    return ctx.record("measure", config, compute, uses_data=False)
 
 
 @torch.no_grad()
@@ -284,19 +289,18 @@ def upsampled_accuracy(model: nn.Module, data: ImageData, *, mean, std, factor: 
     return 100.0 * correct / len(data)
 
 
-def figure4(ctx: _Context) -> dict:
+def figure4(ctx: ChapterRun, models: TrainedModels) -> dict:
     """FlexiViT Fig. 4: image and patch upsampled together (token grid fixed), kernel resampled by
     each method, position embeddings unchanged."""
     size = ctx.size
-    config = _base(ctx.profile, ctx.seed, size) | {
-        "name": f"figure4-{ctx.profile}", "model": train_config(ctx.profile, ctx.seed, "vit_small"),
-        "factors": list(size.figure4_factors), "methods": list(KERNEL_RESIZE_METHODS),
-        "image_resize": "bilinear, antialias=False, align_corners=False, on normalised images",
-        "kernel_interpolation": "bilinear", "kernel_antialias": False}
+    config = _base(ctx, f"figure4-{ctx.profile}", model=train_config(ctx, "vit_small"),
+                   factors=list(size.figure4_factors), methods=list(KERNEL_RESIZE_METHODS),
+                   image_resize="bilinear, antialias=False, align_corners=False, on normalised images",
+                   kernel_interpolation="bilinear", kernel_antialias=False)
 
     def compute(data) -> dict:
-        vit = ctx.trained_model("vit_small")
-        norm = ctx.train_record("vit_small")["result"]["normalization"]
+        vit = models.model("vit_small")
+        norm = models.record("vit_small")["result"]["normalization"]
         state = vit.state_dict()
         acc = {method: [] for method in KERNEL_RESIZE_METHODS}
         for factor in size.figure4_factors:
@@ -316,23 +320,29 @@ def figure4(ctx: _Context) -> dict:
                 "image_sizes": [vit.config.image_size * k for k in size.figure4_factors],
                 "grid": list(vit.grid_size), "accuracy": acc}
 
-    return run_experiment(config, compute, load_data=ctx.load_data, results_dir=ctx.results_dir,
-                          force=_forced(ctx.force, "figure4"), device=ctx.device)
+    return ctx.record("figure4", config, compute)
 
 
-def run(profile: str = "smoke", *, seed: int = 0, device: str | None = "auto", data_root=None,
-        results_dir=None, force: bool | tuple[str, ...] = False, progress: bool = True) -> dict:
+def context(profile: str = "smoke", **options) -> ChapterRun:
+    return ChapterRun.resolve(chapter=CHAPTER, sizes=SIZES, pieces=PIECES, code=CODE, profile=profile,
+                              prepare=lambda data, size: upsample_splits(data, size.image_size), **options)
+
+
+def run(profile: str = "smoke", *, seed: int = 0, device="auto", data_root=None, results_dir=None,
+        force: bool | set[str] = False, progress: bool = True) -> dict:
     """Train (or load) every model, then evaluate, measure and rebuild Fig. 4.
 
-    `force`: True recomputes every piece; a collection of names from `PIECES` only those.
-    Returns {"train": {role: record}, "evaluate": record, "measure": record, "figure4": record}.
+    `force`: True recomputes every piece; a set of names from `PIECES` only those.
+    Returns {"train": {role: record}, "evaluate", "measure", "figure4": records, "claims": [Claim]}.
     """
-    if not isinstance(force, bool) and set(force) - set(PIECES):
-        raise ValueError(f"unknown pieces {sorted(set(force) - set(PIECES))}; choose from {', '.join(PIECES)}")
-    ctx = _Context(profile, seed, device, data_root, results_dir, force, progress)
-    trained = {role: ctx.train_record(role) for role in roles(ctx.size)}
-    return {"train": trained, "evaluate": evaluate_models(ctx), "measure": measure_patch_sizes(ctx),
-            "figure4": figure4(ctx)}
+    ctx = context(profile, seed=seed, device=device, data_root=data_root, results_dir=results_dir, force=force,
+                  progress=progress)
+    models = TrainedModels(ctx)
+    records = {"train": {role: models.record(role) for role in roles(ctx.size)},
+               "evaluate": evaluate_models(ctx, models), "measure": measure_patch_sizes(ctx),
+               "figure4": figure4(ctx, models)}
+    records["claims"] = ctx.write_claims(claims(records))
+    return records
 
 
 # ---- claims: each verdict is computed from the records by the rule stated beside it ----
@@ -350,15 +360,11 @@ def retained_fraction(acc: list[float], own: int, chance: float) -> float:
     return sum(others) / len(others) if top > 0 else math.nan
 
 
-def _source(record: dict) -> str:
-    return f"results/{CHAPTER}/{record['config']['name']}-{record['config_hash']}.json"
-
-
 def claims(records: dict) -> list[Claim]:
     evaluation, fig4 = records["evaluate"], records["figure4"]
     result, profile = evaluation["result"], evaluation["config"]["profile"]
     sizes, models, chance = result["patch_sizes"], result["models"], result["chance"]
-    src, src4 = _source(evaluation), _source(fig4)
+    src, src4 = record_source(evaluation), record_source(fig4)
     flexi = models["flexi"]["acc"]
 
     retained = {role: retained_fraction(models[role]["acc"], sizes.index(models[role]["own_patch"]), chance)
@@ -376,43 +382,43 @@ def claims(records: dict) -> list[Claim]:
 
     label = {role: f"ViT/{models[role]['own_patch']}" for role in FIXED}
     claim_list = [
-        Claim("vit_collapse", "Standard ViTs collapse when evaluated at patch sizes other than their training size",
-              "qualitative", ", ".join(f"{label[r]}: {retained[r]:.2f}" for r in FIXED),
-              "above-chance accuracy retained at other sizes", verdict_from_checks([retained[r] < 0.5 for r in FIXED]),
-              profile, f"{src}; rule: for each fixed ViT, mean over the other patch sizes of (acc - chance) / "
+        Claim(id="vit_collapse", claim="Standard ViTs collapse when evaluated at patch sizes other than their training size",
+              paper_value="qualitative", our_value=", ".join(f"{label[r]}: {retained[r]:.2f}" for r in FIXED),
+              unit="above-chance accuracy retained at other sizes", verdict=verdict_from_checks([retained[r] < 0.5 for r in FIXED]),
+              profile=profile, evidence=f"{src}; rule: for each fixed ViT, mean over the other patch sizes of (acc - chance) / "
               f"(acc at its own size - chance) < 0.5 (chance {chance:.0f}%); kernels PI-resized, position "
-              "embeddings bilinearly resized", "Fig. 3 (ViT-B/16, ViT-B/30)"),
-        Claim("flexi_matches_fixed", "FlexiViT matches standard ViTs at their own patch sizes", "qualitative",
-              ", ".join(f"{gaps[r]:+.1f} at {models[r]['own_patch']}" for r in FIXED), "points (FlexiViT − ViT)",
-              verdict_from_checks([gaps[r] >= -MATCH_TOLERANCE for r in FIXED]), profile,
-              f"{src}; rule: FlexiViT accuracy ≥ the fixed ViT's − {MATCH_TOLERANCE:g} points at each fixed ViT's "
-              f"own size (same epochs and data; FlexiViT sees each size on 1/{len(sizes)} of its steps)", "Fig. 3"),
-        Claim("flexi_smooth", "FlexiViT degrades smoothly as the patch size grows, above the fixed ViTs elsewhere",
-              "qualitative", f"{min(flexi):.1f}–{max(flexi):.1f}", "% top-1 over patch sizes",
-              verdict_from_checks([order_ok and max(rises) <= SMOOTH_SLACK, all(above)] if others else []), profile,
-              f"{src}; rules: accuracy never rises by more than {SMOOTH_SLACK:g} point from one patch size to the "
+              "embeddings bilinearly resized", paper_source="Fig. 3 (ViT-B/16, ViT-B/30)"),
+        Claim(id="flexi_matches_fixed", claim="FlexiViT matches standard ViTs at their own patch sizes", paper_value="qualitative",
+              our_value=", ".join(f"{gaps[r]:+.1f} at {models[r]['own_patch']}" for r in FIXED), unit="points (FlexiViT − ViT)",
+              verdict=verdict_from_checks([gaps[r] >= -MATCH_TOLERANCE for r in FIXED]), profile=profile,
+              evidence=f"{src}; rule: FlexiViT accuracy ≥ the fixed ViT's − {MATCH_TOLERANCE:g} points at each fixed ViT's "
+              f"own size (same epochs and data; FlexiViT sees each size on 1/{len(sizes)} of its steps)", paper_source="Fig. 3"),
+        Claim(id="flexi_smooth", claim="FlexiViT degrades smoothly as the patch size grows, above the fixed ViTs elsewhere",
+              paper_value="qualitative", our_value=f"{min(flexi):.1f}–{max(flexi):.1f}", unit="% top-1 over patch sizes",
+              verdict=verdict_from_checks([order_ok and max(rises) <= SMOOTH_SLACK, all(above)] if others else []), profile=profile,
+              evidence=f"{src}; rules: accuracy never rises by more than {SMOOTH_SLACK:g} point from one patch size to the "
               f"next larger one (largest rise {max(rises):+.1f}), and at every size that is no fixed ViT's own "
-              f"({', '.join(str(sizes[i]) for i in others)}) FlexiViT ≥ both fixed ViTs", "Fig. 3, §3.2"),
-        Claim("pi_resize_lossless", "PI-resize keeps accuracy when image and patch are upsampled together; plain "
-              "resizing of the kernel (vanilla, area- or norm-scaled) does not", "qualitative",
-              f"PI: −{max(pi_loss, 0):.2f}; " + ", ".join(f"{m}: −{max(v, 0):.1f}" for m, v in other_loss.items()),
-              "points lost (worst factor)",
-              verdict_from_checks([pi_loss <= LOSSLESS_TOLERANCE] + [v > LOSSY_DROP for v in other_loss.values()]),
-              fig4["config"]["profile"], f"{src4}; rules: PI-resize loses ≤ {LOSSLESS_TOLERANCE:g} points at every "
+              f"({', '.join(str(sizes[i]) for i in others)}) FlexiViT ≥ both fixed ViTs", paper_source="Fig. 3, §3.2"),
+        Claim(id="pi_resize_lossless", claim="PI-resize keeps accuracy when image and patch are upsampled together; plain "
+              "resizing of the kernel (vanilla, area- or norm-scaled) does not", paper_value="qualitative",
+              our_value=f"PI: −{max(pi_loss, 0):.2f}; " + ", ".join(f"{m}: −{max(v, 0):.1f}" for m, v in other_loss.items()),
+              unit="points lost (worst factor)",
+              verdict=verdict_from_checks([pi_loss <= LOSSLESS_TOLERANCE] + [v > LOSSY_DROP for v in other_loss.values()]),
+              profile=fig4["config"]["profile"], evidence=f"{src4}; rules: PI-resize loses ≤ {LOSSLESS_TOLERANCE:g} points at every "
               f"factor in {factors} vs factor 1, and each other method loses > {LOSSY_DROP:g} point at some factor",
-              "Fig. 4, §3.4"),
+              paper_source="Fig. 4, §3.4"),
     ]
     if "distill" in models:
         distilled = models["distill"]["acc"]
         gain = sum(distilled) / len(distilled) - sum(flexi) / len(flexi)
         claim_list.append(Claim(
-            "distillation_helps", "Distilling from a ViT teacher that also initialises the student improves FlexiViT",
-            "qualitative", round(gain, 2), "points, mean over patch sizes (distilled − plain FlexiViT)",
-            verdict_from_checks([gain > 0]), profile, f"{src}; rule: mean accuracy over patch sizes of the distilled "
-            "FlexiViT > that of the plain FlexiViT (the distilled one also inherits the teacher's training)", "§3.5"))
+            id="distillation_helps", claim="Distilling from a ViT teacher that also initialises the student improves FlexiViT",
+            paper_value="qualitative", our_value=round(gain, 2), unit="points, mean over patch sizes (distilled − plain FlexiViT)",
+            verdict=verdict_from_checks([gain > 0]), profile=profile, evidence=f"{src}; rule: mean accuracy over patch sizes of the distilled "
+            "FlexiViT > that of the plain FlexiViT (the distilled one also inherits the teacher's training)", paper_source="§3.5"))
     else:
         claim_list.append(Claim(
-            "distillation_helps", "Distilling from a ViT teacher that also initialises the student improves FlexiViT",
-            "qualitative", None, "points", "not_tested", profile,
-            f"{src}; distill_epochs = 0 in the {profile} profile: no distilled model was trained", "§3.5"))
+            id="distillation_helps", claim="Distilling from a ViT teacher that also initialises the student improves FlexiViT",
+            paper_value="qualitative", our_value=None, unit="points", verdict="not_tested", profile=profile,
+            evidence=f"{src}; distill_epochs = 0 in the {profile} profile: no distilled model was trained", paper_source="§3.5"))
     return claim_list

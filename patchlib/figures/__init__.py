@@ -1,25 +1,46 @@
 """Plotting shared by the chapters: one look for every figure, and a provenance line that
-says which run produced it."""
+says which run produced it (and, visibly, when that run's code or data has changed since)."""
 from __future__ import annotations
+
+from ..results import stale_files
 
 
 def provenance(record: dict) -> str:
-    """One line naming the profile, data, seed, hardware, code revision and run time of a result."""
+    """One line naming the profile, data, seed, hardware, code revision and run time of a result,
+    followed by a warning when the record was computed with source files that have changed since."""
+    from ..experiments.common import relative_to_data_root
+
     config, prov = record["config"], record["provenance"]
     data = prov.get("data") or {}
-    data_text = f"{data.get('source', config.get('dataset'))}, {data.get('n_train', '?'):,} train / " \
-                f"{data.get('n_test', '?'):,} test images" if data else config.get("dataset", "?")
+    count = lambda key: f"{data[key]:,}" if isinstance(data.get(key), int) else "?"
+    data_text = (f"{relative_to_data_root(str(data.get('source') or config.get('dataset')), None)}, "
+                 f"{count('n_train')} train / {count('n_test')} test images") if data else config.get("dataset", "?")
     minutes = prov["wall_time_s"] / 60
     hardware = f"{prov['device']} ({prov['device_name']}, {prov['torch_threads']} threads)"
-    return (f"Profile {config['profile']}; data: {data_text}; seed {config['seed']}; hardware: {hardware}; "
-            f"torch {prov['torch']}; code {prov['git_revision'][:12]}; computed {prov['started_at']} "
-            f"in {minutes:.1f} min.")
+    revision = prov["git_revision"][:12].replace("+dirty", "")
+    dirty = prov.get("dirty_files") or (["(files not recorded)"] if prov["git_revision"].endswith("+dirty") else [])
+    code = f"code {revision}" + (f" with uncommitted changes to {', '.join(dirty)}" if dirty else "")
+    text = (f"Profile {config.get('profile', '?')}; data: {data_text}; seed {config.get('seed')}; hardware: {hardware}; "
+            f"torch {prov['torch']}; {code}; computed {prov['started_at']} in {minutes:.1f} min.")
+    changed = stale_files(record)
+    if changed:
+        text += (f" **Computed with older code** (changed since: {', '.join(changed)}); "
+                 "recompute with `force=True` to bring it up to date.")
+    return text
 
 
 def style() -> None:
-    """The book's plotting style."""
+    """The book's plotting style: one theme for every chapter, figures rendered at twice the
+    screen resolution (sharp on high-density displays)."""
     import matplotlib as mpl
     import seaborn as sns
 
     sns.set_theme(context="notebook", style="whitegrid", font_scale=0.9)
-    mpl.rcParams.update({"figure.dpi": 110, "savefig.bbox": "tight", "axes.titleweight": "bold"})
+    mpl.rcParams.update({"figure.dpi": 100, "savefig.dpi": 200, "savefig.bbox": "tight",
+                         "axes.titleweight": "bold"})
+    try:
+        from matplotlib_inline.backend_inline import set_matplotlib_formats
+
+        set_matplotlib_formats("retina")  # PNG at 2x the figure's dpi, shown at its nominal size
+    except ImportError:  # outside IPython
+        pass

@@ -4,10 +4,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
-# Test accuracy per epoch of the 25-epoch run printed in the locuslab/convmixer-cifar10 README
-# (ConvMixer-256/8, k=5, p=2, the recommended command, one 2080Ti): the published curve.
-README_RECIPE_TEST_ACC = (54.18, 61.57, 70.69, 77.08, 73.44, 76.55, 83.28, 76.55, 81.38, 78.91, 83.87, 83.12, 85.63,
-                          87.00, 85.27, 89.07, 90.19, 90.68, 91.39, 92.40, 92.38, 92.48, 92.53, 92.55, 92.60)
+from ..experiments.convmixer import PAPER
 
 
 def recipe_curve(record: dict):
@@ -19,7 +16,7 @@ def recipe_curve(record: dict):
     fig, ax = plt.subplots(figsize=(7, 4))
     ax.plot(fraction, [h["test_acc"] for h in history], "o-", label=f"ours, test ({epochs} epochs)")
     ax.plot(fraction, [h["train_acc"] for h in history], "o--", alpha=0.6, label="ours, train (augmented)")
-    published = np.asarray(README_RECIPE_TEST_ACC)
+    published = np.asarray(PAPER["recipe_log"]["value"])  # the README's 25-epoch run
     ax.plot(np.arange(1, len(published) + 1) / len(published), published, "s-", color="0.45", markersize=3,
             label="convmixer-cifar10 README, test (ConvMixer-256/8, 25 epochs)")
     ax.set(xlabel="fraction of the training schedule", ylabel="top-1 accuracy (%)", ylim=(0, 100),

@@ -17,7 +17,7 @@ def figure3(evaluation: dict, measurement: dict):
     each fixed ViT as a point at its own size and, faded, at the sizes it was not trained for."""
     result = evaluation["result"]
     sizes, seq_len = result["patch_sizes"], result["seq_len"]
-    speed = {row["patch_size"]: row["throughput"]["images_per_s"] for row in measurement["result"]["rows"]}
+    speed = {row["patch_size"]: row["images_per_s"] for row in measurement["result"]["rows"]}
     rate = [speed[p] for p in sizes]
     colours = dict(zip(result["models"], plt.rcParams["axes.prop_cycle"].by_key()["color"]))
 
@@ -44,9 +44,9 @@ def figure3(evaluation: dict, measurement: dict):
     top.set_xlabel("sequence length (image tokens)")
     top.minorticks_off()
     ax_patch.legend(fontsize=8)
-    rows = measurement["result"]["rows"]
-    batch, device = rows[0]["throughput"]["batch_size"], rows[0]["throughput"]["device"]
-    ax_speed.set(xscale="log", xlabel=f"throughput (images/s, batch {batch}, fp32, {device})",
+    protocol = measurement["result"]["protocol"]
+    ax_speed.set(xscale="log", xlabel=f"throughput (images/s, batch {protocol['batch_size']}, {protocol['precision']}, "
+                                      f"{protocol['device']})",
                  ylabel="test top-1 accuracy (%)", title="Accuracy vs speed")
     for p, x, y in zip(sizes, rate, result["models"]["flexi"]["acc"]):
         ax_speed.annotate(f"/{p}", (x, y), textcoords="offset points", xytext=(4, -10), fontsize=7)
@@ -85,7 +85,7 @@ def accuracy_table(evaluation: dict, measurement: dict):
     rows = {row["patch_size"]: row for row in measurement["result"]["rows"]}
     table = {"sequence length": result["seq_len"],
              "GMACs / image": [rows[p]["gmacs"] for p in result["patch_sizes"]],
-             "images/s": [rows[p]["throughput"]["images_per_s"] for p in result["patch_sizes"]]}
+             "images/s": [rows[p]["images_per_s"] for p in result["patch_sizes"]]}
     for role, model in result["models"].items():
         table[_label(role, model) + " (%)"] = model["acc"]
     frame = pd.DataFrame(table, index=pd.Index(result["patch_sizes"], name="patch size"))

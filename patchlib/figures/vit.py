@@ -34,19 +34,23 @@ def figure7(record: dict, *, components_shown: int = 28):
         if i == cols // 2:
             ax.set_title(f"Embedding filters\n(first {len(components)} principal components)", fontsize=10)
 
-    centre = outer[1].subgridspec(gh, gw, wspace=0.05, hspace=0.05)
+    # One mosaic image (tiles separated by a blank line) in one axes with equal aspect: square tiles.
+    mosaic = np.full((gh * (gh + 1) - 1, gw * (gw + 1) - 1), np.nan)
     for i in range(gh):
         for j in range(gw):
-            ax = fig.add_subplot(centre[i, j])
-            image = ax.imshow(similarity[i, j], vmin=-1, vmax=1, cmap="viridis", interpolation="nearest")
-            ax.set_xticks([]), ax.set_yticks([])
-            if j == 0:
-                ax.set_ylabel(str(i + 1), fontsize=7, rotation=0, labelpad=6)
-            if i == gh - 1:
-                ax.set_xlabel(str(j + 1), fontsize=7)
-            if i == 0 and j == gw // 2:
-                ax.set_title("Position embedding similarity", fontsize=10)
-    fig.colorbar(image, ax=fig.axes[-gh * gw:], shrink=0.6, pad=0.03, label="cosine similarity")
+            mosaic[i * (gh + 1):i * (gh + 1) + gh, j * (gw + 1):j * (gw + 1) + gw] = similarity[i, j]
+    ax = fig.add_subplot(outer[1])
+    image = ax.imshow(np.ma.masked_invalid(mosaic), vmin=-1, vmax=1, cmap="viridis", interpolation="nearest",
+                      aspect="equal")
+    ax.set_xticks([j * (gw + 1) + (gw - 1) / 2 for j in range(gw)], [str(j + 1) for j in range(gw)], fontsize=7)
+    ax.set_yticks([i * (gh + 1) + (gh - 1) / 2 for i in range(gh)], [str(i + 1) for i in range(gh)], fontsize=7)
+    ax.tick_params(length=0)
+    ax.grid(False)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    ax.set(xlabel="Input patch column", ylabel="Input patch row")
+    ax.set_title("Position embedding similarity", fontsize=10)
+    fig.colorbar(image, ax=ax, shrink=0.8, pad=0.03, label="cosine similarity")
 
     ax = fig.add_subplot(outer[2])
     layers, heads = distance.shape

@@ -5,6 +5,7 @@ function returning the model, taking keyword overrides of its default configurat
 """
 from __future__ import annotations
 
+from dataclasses import fields, is_dataclass
 from typing import Callable
 
 from torch import nn
@@ -31,3 +32,18 @@ def create_model(name: str, **overrides) -> nn.Module:
     except KeyError:
         raise ValueError(f"unknown model {name!r}; registered models: {', '.join(list_models())}") from None
     return factory(**overrides)
+
+
+def config_record(config) -> dict:
+    """A model config as plain data for result records: its fields, nested configs as dicts, and
+    optional parts that are off (None) left out, so that adding an option to a model does not
+    change the record, nor the hash of results keyed on it, of models that do not use it."""
+    if not is_dataclass(config):
+        raise TypeError(f"expected a dataclass config, got {type(config).__name__}")
+    record = {}
+    for f in fields(config):
+        value = getattr(config, f.name)
+        if value is None and f.default is None:
+            continue
+        record[f.name] = config_record(value) if is_dataclass(value) else (list(value) if isinstance(value, tuple) else value)
+    return record

@@ -19,9 +19,10 @@ import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
 
-from .layers import resample_patch_embed, resize_pos_embed
+from ..layers import resample_patch_embed, resize_pos_embed
 from .registry import register_model
-from .vit import ViTConfig, VisionTransformer
+from .evit import EViTConfig
+from .vit import Features, ViTConfig, VisionTransformer
 
 # The paper's patch sizes at 240 px (grids 5..30), largest first as in big_vision's configs.
 PAPER_PATCH_SIZES = (48, 40, 30, 24, 20, 16, 15, 12, 10, 8)
@@ -46,9 +47,12 @@ class FlexiViTConfig:
     kernel_antialias: bool = False
     posemb_interpolation: str = "bilinear"
     posemb_antialias: bool = True
+    evit: EViTConfig | None = None      # EViT token reorganisation: the second compute knob (keep rate)
 
     def __post_init__(self):
         object.__setattr__(self, "patch_sizes", tuple(self.patch_sizes))
+        if isinstance(self.evit, dict):  # a config read back from a result record
+            object.__setattr__(self, "evit", EViTConfig(**self.evit))
         if not self.patch_sizes or any(p < 1 or self.image_size % p for p in self.patch_sizes):
             raise ValueError(f"every patch size must divide the image size {self.image_size}, got {self.patch_sizes}")
         if self.base_patch_size < 1 or self.base_grid < 1:
@@ -63,7 +67,8 @@ class FlexiViTConfig:
         """The ViT whose parameters FlexiViT stores: a base_patch_size kernel on a base_grid grid."""
         return ViTConfig(image_size=self.base_patch_size * self.base_grid, patch_size=self.base_patch_size,
                          in_channels=self.in_channels, num_classes=self.num_classes, dim=self.dim,
-                         depth=self.depth, heads=self.heads, mlp_ratio=self.mlp_ratio, qkv_bias=self.qkv_bias)
+                         depth=self.depth, heads=self.heads, mlp_ratio=self.mlp_ratio, qkv_bias=self.qkv_bias,
+                         evit=self.evit)
 
 
 class FlexiViT(VisionTransformer):
@@ -101,7 +106,7 @@ class FlexiViT(VisionTransformer):
             image_size=vit_config.image_size, patch_sizes=tuple(patch_sizes or (vit_config.patch_size,)),
             base_patch_size=vit_config.patch_size, base_grid=vit.grid_size[0], in_channels=vit_config.in_channels,
             num_classes=vit_config.num_classes, dim=vit_config.dim, depth=vit_config.depth, heads=vit_config.heads,
-            mlp_ratio=vit_config.mlp_ratio, qkv_bias=vit_config.qkv_bias)
+            mlp_ratio=vit_config.mlp_ratio, qkv_bias=vit_config.qkv_bias, evit=vit_config.evit)
         if vit.grid_size[0] != vit.grid_size[1]:
             raise ValueError(f"FlexiViT needs a square patch grid, got {vit.grid_size}")
         return init_from_vit(cls(config).to(next(vit.parameters()).device), vit)
@@ -132,18 +137,30 @@ class FlexiViT(VisionTransformer):
 
     def embed(self, images: torch.Tensor, patch_size: int | None = None) -> torch.Tensor:
         """ViT Eq. 1 at patch size p: z_0 = [x_class; x_p PI-resize(E)] + resize(E_pos), [B, 1 + N, D]."""
-        patch = self.config.default_patch_size if patch_size is None else int(patch_size)
+        patch = self._patch_size(images, patch_size)
         height, width = images.shape[-2:]
-        if patch < 1 or height % patch or width % patch:
-            raise ValueError(f"image size {(height, width)} is not divisible by patch size {patch}")
         kernel, pos_embed = self.resized_parameters(patch, (height // patch, width // patch))
         patches = F.conv2d(images, kernel, self.patch_embed.proj.bias, stride=patch)  # [B, D, gh, gw]
         return self.tokens(rearrange(patches, "b d gh gw -> b (gh gw) d"), pos_embed)
 
-    def forward_features(self, images: torch.Tensor, *, patch_size: int | None = None,
-                         return_attention: bool = False):
-        """Token features after the final norm; optionally the attention map of every block."""
-        return self.encode(self.embed(images, patch_size), return_attention=return_attention)
+    def _patch_size(self, images: torch.Tensor, patch_size: int | None) -> int:
+        patch = self.config.default_patch_size if patch_size is None else patch_size
+        height, width = images.shape[-2:]
+        if isinstance(patch, bool) or not isinstance(patch, int) or patch < 1 or height % patch or width % patch:
+            raise ValueError(f"patch_size must be a positive int dividing the image size {(height, width)} (not divisible), "
+                             f"got {patch!r}")
+        return patch
+
+    def forward_intermediates(self, images: torch.Tensor, *, patch_size: int | None = None,
+                              attention: bool = False) -> Features:
+        """The encoder's output at `patch_size` (see `VisionTransformer.forward_intermediates`)."""
+        patch = self._patch_size(images, patch_size)
+        grid = (images.shape[-2] // patch, images.shape[-1] // patch)
+        return self.encode(self.embed(images, patch), grid, attention=attention)
+
+    def forward_features(self, images: torch.Tensor, *, patch_size: int | None = None) -> torch.Tensor:
+        """Token features after the final norm at `patch_size`."""
+        return self.forward_intermediates(images, patch_size=patch_size).tokens
 
     def forward(self, images: torch.Tensor, patch_size: int | None = None) -> torch.Tensor:
         """Logits at `patch_size` (None: `config.default_patch_size`)."""
