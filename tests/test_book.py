@@ -168,3 +168,13 @@ def test_bibliography_renders(executed_book):
     # Citations resolve to links into the bibliography (a broken one would fail -n -W too).
     intro = (executed_book / "intro.html").read_text(encoding="utf8")
     assert 'href="bibliography.html#cite-dosovitskiy2021vit"' in intro
+
+
+@pytest.mark.book
+def test_pages_hold_no_machine_paths(executed_book):
+    """Captions and tables name data and results relative to their roots, never a machine's paths."""
+    machine_path = re.compile(r"(?<![\w.<>-])/(work|root|home|tmp|Users)/[\w.-]+")
+    for page in sorted((executed_book / "chapters").glob("*.html")):
+        text = re.sub(r"<[^>]+>", " ", page.read_text(encoding="utf8"))  # visible text, not tag attributes
+        found = machine_path.search(text)
+        assert found is None, f"{page.name} shows a machine path: {found.group(0)}"

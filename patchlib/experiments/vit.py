@@ -31,8 +31,13 @@ PAPER = {
                                       "mean ± std over 3 fine-tuning runs)", "status": "confirmed"},
     "vit_l16_params": {"value": 307, "unit": "M parameters", "source": "ViT paper, Table 1 (ViT-Large)",
                        "status": "confirmed"},
-    "fig7_images": {"value": 128, "unit": "images", "source": "ViT paper, Fig. 7 caption / §4.5 (attention "
-                    "distance averaged over 128 example images)", "status": "confirmed"},
+    "fig7_models": {"value": {"left, centre": "ViT-L/32", "right": "ViT-L/16 (16 heads)"}, "unit": "model",
+                    "source": "ViT paper, Fig. 7 (left and centre: ViT-L/32; right: plot label ViT-L/16)",
+                    "status": "confirmed"},
+    "fig7_images": {"value": 128, "unit": "images", "source": "ViT paper, Appendix Fig. 11 caption (attention "
+                    "distance computed for 128 example images; image width 224 px)", "status": "confirmed"},
+    "fig7_components": {"value": 28, "unit": "principal components", "status": "confirmed",
+                        "source": "ViT paper, Fig. 7 left (first 28 principal components of the RGB embedding filters)"},
 }
 
 
