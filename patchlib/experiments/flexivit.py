@@ -378,7 +378,7 @@ def claims(records: dict) -> list[Claim]:
 
     acc4, factors = fig4["result"]["accuracy"], fig4["result"]["factors"]
     pi_loss = max(acc4["pi"][0] - a for a in acc4["pi"][1:])
-    other_loss = {m: max(acc4[m][0] - a for a in acc4[m][1:]) for m in acc4 if m != "pi"}
+    other_loss = {m: max(acc4[m][0] - a for a in acc4[m][1:]) for m in KERNEL_RESIZE_METHODS if m != "pi" and m in acc4}
 
     label = {role: f"ViT/{models[role]['own_patch']}" for role in FIXED}
     claim_list = [
