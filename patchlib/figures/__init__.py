@@ -13,7 +13,9 @@ def provenance(record: dict) -> str:
     config, prov = record["config"], record["provenance"]
     data = prov.get("data") or {}
     count = lambda key: f"{data[key]:,}" if isinstance(data.get(key), int) else "?"
-    data_text = (f"{relative_to_data_root(str(data.get('source') or config.get('dataset')), None)}, "
+    source = relative_to_data_root(str(data.get("source") or config.get("dataset")), None)
+    source = source.replace("<data root>", "(data root)")  # captions are Markdown: no angle brackets
+    data_text = (f"{source}, "
                  f"{count('n_train')} train / {count('n_test')} test images") if data else config.get("dataset", "?")
     minutes = prov["wall_time_s"] / 60
     hardware = f"{prov['device']} ({prov['device_name']}, {prov['torch_threads']} threads)"
