@@ -49,7 +49,7 @@ def figure7(record: dict, *, components_shown: int = 28):
     for spine in ax.spines.values():
         spine.set_visible(False)
     ax.set(xlabel="Input patch column", ylabel="Input patch row")
-    ax.set_title("Position embedding similarity", fontsize=10)
+    ax.set_title("Position embedding\nsimilarity", fontsize=10)
     fig.colorbar(image, ax=ax, shrink=0.8, pad=0.03, label="cosine similarity")
 
     ax = fig.add_subplot(outer[2])
