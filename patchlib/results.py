@@ -57,6 +57,10 @@ def git_state(root: Path = REPO_ROOT) -> dict:
         return {"git_revision": "unknown", "dirty_files": []}
 
 
+def _file_digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+
+
 def code_fingerprint(files, root: Path | None = None) -> dict[str, str]:
     """SHA-256 (16 hex digits) of each source file, by path relative to the repository root."""
     root = Path(root) if root is not None else REPO_ROOT
@@ -65,7 +69,7 @@ def code_fingerprint(files, root: Path | None = None) -> dict[str, str]:
         path = root / name
         if not path.is_file():
             raise FileNotFoundError(f"code fingerprint: {path} does not exist (fix the chapter's CODE list)")
-        fingerprint[name] = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+        fingerprint[name] = _file_digest(path)
     return fingerprint
 
 
@@ -82,7 +86,7 @@ def stale_files(record: dict, root: Path | None = None) -> list[str]:
         path = root / name
         if not path.is_file():
             changed.append(f"{name} (gone)")
-        elif hashlib.sha256(path.read_bytes()).hexdigest()[:16] != digest:
+        elif _file_digest(path) != digest:
             changed.append(name)
     return changed
 

@@ -101,10 +101,12 @@ class ChapterRun:
         """A record's configuration: chapter, name, profile and seed, then the piece's own entries."""
         return {"chapter": self.chapter, "name": name, "profile": self.profile, "seed": self.seed} | entries
 
-    def record(self, piece: str, config: dict, compute: Callable, *, uses_data: bool = True) -> dict:
+    def record(self, piece: str, config: dict, compute: Callable, *, uses_data: bool = True,
+               force: bool = False) -> dict:
         """The stored record for `config`, or `compute`'s result stored as one.
 
-        With `uses_data`, `compute(data)` gets the profile's data cut to the config's `n_train` /
+        The piece is recomputed when the run forces it or `force` is True (a chapter whose stored
+        record lost the checkpoint it needs). With `uses_data`, `compute(data)` gets the profile's data cut to the config's `n_train` /
         `n_test`, loaded only when a record has to be computed (a stored record needs no data),
         and the data's identity goes into the provenance; otherwise `compute()` takes nothing.
         """
@@ -114,7 +116,7 @@ class ChapterRun:
             data = self.data(config.get("n_train"), config.get("n_test"))
             return compute(data) | {"data": data_identity(data, self.data_root)}
 
-        if not self.forced(piece):
+        if not (force or self.forced(piece)):
             return run_or_load(config, computed, code=self.code, results_dir=self.results_dir, device=self.device)
         # Forced: train from scratch. The piece's own checkpoint is set aside (not resumed) and is
         # deleted only once the new record is written; it is put back if the computation fails.
@@ -137,7 +139,7 @@ class ChapterRun:
 
     def source(self, record: dict) -> str:
         """The record's file, relative to the results folder, for evidence strings."""
-        return f"results/{self.chapter}/{record['config']['name']}-{record['config_hash']}.json"
+        return record_source(record)
 
     def write_claims(self, claims: list[Claim]) -> list[Claim]:
         write_claims(self.chapter, claims, results_dir=self.results_dir, profile=self.profile)

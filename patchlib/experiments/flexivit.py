@@ -199,9 +199,7 @@ class TrainedModels:
                     "normalization": {"mean": trained["mean"], "std": trained["std"]},
                     "parameters": parameter_count(model), "checkpoint": checkpoint.name}
 
-        if force:
-            return run_or_load_forced(ctx, role, config, compute)
-        return ctx.record(role, config, compute)
+        return ctx.record(role, config, compute, force=force)
 
     def model(self, role: str) -> nn.Module:
         """The trained weights of `role`, from its checkpoint (retrained if the checkpoint is gone)."""
@@ -217,12 +215,6 @@ class TrainedModels:
         """The model of `role` as a FlexiViT (fixed ViTs keep their own kernel and grid as base)."""
         model = self.model(role)
         return model if isinstance(model, FlexiViT) else FlexiViT.from_vit(model, self.ctx.size.patch_sizes).eval()
-
-
-def run_or_load_forced(ctx: ChapterRun, piece: str, config: dict, compute) -> dict:
-    """`ctx.record` with the piece forced (a record whose checkpoint is gone is recomputed)."""
-    forced = replace(ctx, force=frozenset({piece}) | (ctx.force if isinstance(ctx.force, frozenset) else frozenset()))
-    return forced.record(piece, config, compute)
 
 
 # ---- the pieces ----
