@@ -5,7 +5,7 @@ SHELL := /bin/bash
 PROFILE ?= smoke
 SEED ?= 0
 DEVICE ?= auto
-CHAPTERS ?= vit flexivit evit convmixer
+CHAPTERS ?= vit flexivit evit convmixer mobilevit
 BOOK_CHAPTERS ?= book/chapters
 
 VENV := .venv

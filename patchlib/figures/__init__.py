@@ -16,7 +16,8 @@ def provenance(record: dict) -> str:
     source = relative_to_data_root(str(data.get("source") or config.get("dataset")), None)
     source = source.replace("<data root>", "(data root)")  # captions are Markdown: no angle brackets
     data_text = (f"{source}, "
-                 f"{count('n_train')} train / {count('n_test')} test images") if data else config.get("dataset", "?")
+                 f"{count('n_train')} train / {count('n_test')} test images") if data else \
+        config.get("dataset", "none (random inputs)")
     minutes = prov["wall_time_s"] / 60
     hardware = f"{prov['device']} ({prov['device_name']}, {prov['torch_threads']} threads)"
     revision = prov["git_revision"][:12].replace("+dirty", "")
