@@ -30,13 +30,25 @@ setup:
 	@bash scripts/setup_env.sh
 
 # Execute every chapter notebook with papermill into the book (executed copies are not committed).
+# The profile is checked before any kernel starts. A notebook runs into build/runs/ and replaces
+# the book's copy only when it succeeds; a failed run is kept as build/runs/<chapter>.failed.ipynb.
+RUNS ?= build/runs
 notebooks: setup
-	@mkdir -p $(BOOK_CHAPTERS)
+	@$(PY) -m patchlib.profiles "$(PROFILE)"
+	@mkdir -p $(BOOK_CHAPTERS) $(RUNS)
 	@for chapter in $(CHAPTERS); do \
 	    echo "== $$chapter ($(PROFILE) profile)"; \
-	    $(PY) -m papermill notebooks/$$chapter.ipynb $(BOOK_CHAPTERS)/$$chapter.ipynb \
+	    running=$(RUNS)/$$chapter.running.ipynb; \
+	    if $(PY) -m papermill notebooks/$$chapter.ipynb $$running \
 	        --cwd notebooks --log-output --no-progress-bar \
-	        -p profile $(PROFILE) -p seed $(SEED) -p device $(DEVICE) || exit 1; \
+	        -p profile $(PROFILE) -p seed $(SEED) -p device $(DEVICE); then \
+	        mv -f $$running $(BOOK_CHAPTERS)/$$chapter.ipynb; \
+	    else \
+	        mv -f $$running $(RUNS)/$$chapter.failed.ipynb 2>/dev/null; \
+	        echo "== $$chapter failed: $(BOOK_CHAPTERS)/$$chapter.ipynb is left as it was;" \
+	             "the failed run is in $(RUNS)/$$chapter.failed.ipynb" >&2; \
+	        exit 1; \
+	    fi; \
 	done
 
 reproduce: notebooks

@@ -33,3 +33,24 @@ def get_profile(name: str) -> Profile:
         return PROFILES[name]
     except KeyError:
         raise ValueError(f"unknown profile {name!r}; choose one of {', '.join(PROFILES)}") from None
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m patchlib.profiles NAME`: exit 0 if NAME is a profile, else say which exist (exit 2).
+    `make` runs it before starting any notebook kernel."""
+    import sys
+
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        print("usage: python -m patchlib.profiles PROFILE", file=sys.stderr)
+        return 2
+    try:
+        get_profile(args[0])
+    except ValueError as error:
+        print(f"PROFILE={args[0]}: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

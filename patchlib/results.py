@@ -22,7 +22,6 @@ import platform
 import subprocess
 import tempfile
 import time
-import warnings
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
@@ -143,18 +142,45 @@ def result_path(config: dict, results_dir: Path | None = None) -> Path:
     return results_dir / config["chapter"] / f"{config['name']}-{config_hash(config)}.json"
 
 
+class ResultFileError(ValueError):
+    """A stored result file that cannot be used. It is never overwritten silently: the message
+    names the file and the fix (restore it from git, or delete it to recompute)."""
+
+    def __init__(self, path: Path, problem: str):
+        super().__init__(f"result file {path} {problem}. It is left as it is: restore it "
+                         f"(`git checkout -- {path}` if it is committed) or delete it to recompute it, "
+                         "or recompute it in place with force=True")
+        self.path = path
+
+
+RECORD_FIELDS = {"schema": int, "config_hash": str, "config": dict, "provenance": dict, "result": dict}
+
+
 def load_result(path: Path, config: dict) -> dict | None:
-    """The stored record at `path` if it is readable and belongs to `config`, else None."""
+    """The stored record at `path` for `config`, or None if there is none.
+
+    A file that exists but cannot be used (not JSON, not a record, or another configuration's
+    record) raises `ResultFileError` naming it: a result is never replaced without being asked.
+    """
     try:
-        record = json.loads(path.read_text())
+        text = path.read_text()
     except FileNotFoundError:
         return None
-    except (OSError, ValueError) as error:
-        warnings.warn(f"ignoring unreadable result file {path}: {error}")
-        return None
-    if record.get("schema") not in READABLE_SCHEMAS or record.get("config_hash") != config_hash(config):
-        warnings.warn(f"ignoring result file {path}: it does not match the requested configuration")
-        return None
+    except OSError as error:
+        raise ResultFileError(path, f"cannot be read ({error})") from error
+    try:
+        record = json.loads(text)
+    except ValueError as error:
+        raise ResultFileError(path, f"is not valid JSON ({error}; truncated?)") from error
+    wrong = [name for name, kind in RECORD_FIELDS.items()
+             if not isinstance(record, dict) or not isinstance(record.get(name), kind)]
+    if wrong:
+        raise ResultFileError(path, "is not a result record (missing or malformed: " + ", ".join(wrong) + ")")
+    if record["schema"] not in READABLE_SCHEMAS:
+        raise ResultFileError(path, f"has schema {record['schema']}, which this version of patchlib cannot read "
+                                    f"(it reads {', '.join(map(str, READABLE_SCHEMAS))})")
+    if record["config_hash"] != config_hash(config):
+        raise ResultFileError(path, "holds the record of another configuration than its name says")
     return record
 
 
@@ -190,14 +216,17 @@ def run_or_load(config: dict, compute: Callable[[], dict], *, code=(), results_d
 
 
 def check_results(results_dir: Path | None = None, root: Path | None = None) -> list[tuple[Path, list[str]]]:
-    """(record file, changed source files) for every stale record under `results_dir`."""
+    """(record file, changed source files) for every stale record under `results_dir`; a file
+    that is not a readable record is listed with the reason instead."""
     results_dir = Path(results_dir) if results_dir is not None else default_results_dir()
     stale = []
     for path in sorted(results_dir.glob("*/*.json")):
         if path.name.startswith("claims"):
             continue
-        record = json.loads(path.read_text())
-        changed = stale_files(record, root)
+        try:
+            changed = stale_files(json.loads(path.read_text()), root)
+        except (ValueError, AttributeError, KeyError, TypeError) as error:
+            changed = [f"(not a readable result record: {type(error).__name__}: {error})"]
         if changed:
             stale.append((path, changed))
     return stale

@@ -6,11 +6,14 @@
 # symlink to it. A fresh clone with unchanged pins therefore reuses the cached
 # environment instead of downloading torch (~2.6 GB) again. An environment is only
 # reused once its `.complete` marker exists, so an interrupted install is redone.
+# `setup_env.sh --key` prints the key and exits. The interpreter is asked for its version in
+# isolated mode (-I), so nothing on PYTHONPATH or in user site-packages can change the key.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PYTHON=${PYTHON:-python3}
-hash=$( (cat requirements.txt; "$PYTHON" -c 'import sys; print(sys.version)') | sha256sum | cut -c1-16)
+hash=$( (cat requirements.txt; "$PYTHON" -I -c 'import sys; print(sys.version)') | sha256sum | cut -c1-16)
+if [ "${1:-}" = "--key" ]; then echo "$hash"; exit 0; fi
 cache=${PATCHLIB_ENV_CACHE:-$HOME/.cache/patchlib}
 venv="$cache/venv-$hash"
 

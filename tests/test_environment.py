@@ -29,3 +29,24 @@ def test_environment_yml_has_the_same_pins_as_requirements():
     pip_section = conda.split("- pip:", 1)[1].splitlines()
     assert _pins(pip_section) == requirements
     assert "torch===2.13.0" in requirements.values()
+
+
+def test_environment_key_ignores_what_is_on_pythonpath(tmp_path):
+    """The cached environment is keyed by requirements.txt and the interpreter's version only: a
+    `sitecustomize` on PYTHONPATH that prints something must not change the key (it would
+    trigger a 2.6 GB reinstall)."""
+    import os
+    import subprocess
+
+    script = ROOT / "scripts" / "setup_env.sh"
+    (tmp_path / "sitecustomize.py").write_text("print('hello from sitecustomize')\n")
+
+    def key(pythonpath: str | None) -> str:
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+        if pythonpath:
+            env["PYTHONPATH"] = pythonpath
+        out = subprocess.run(["bash", str(script), "--key"], env=env, capture_output=True, text=True, check=True)
+        return out.stdout.strip()
+
+    plain = key(None)
+    assert len(plain) == 16 and plain == key(str(tmp_path))

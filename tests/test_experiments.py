@@ -118,3 +118,31 @@ def test_records_and_captions_hold_no_machine_paths(tmp_path):
         "folder <data root>/cifar-10-batches-py"
     data = common.load_profile_data("smoke", n_train=32, n_test=16)
     assert "/" not in common.data_identity(data, tmp_path)["source"].replace("<data root>/", "")
+
+
+@pytest.mark.parametrize("content", [b"garbage, not a checkpoint", b""])
+def test_a_damaged_checkpoint_names_itself_and_the_fix(tmp_path, content):
+    """A truncated or foreign checkpoint is reported by name before any training starts."""
+    ctx = vit.context("smoke", results_dir=tmp_path, progress=False)
+    path = ctx.checkpoint(vit.fig7_config(ctx))
+    path.parent.mkdir(parents=True)
+    path.write_bytes(content)
+    with pytest.raises(common.CheckpointError, match="delete it to train from scratch") as error:
+        vit.run("smoke", results_dir=tmp_path, progress=False)
+    assert str(path) in str(error.value)
+    with pytest.raises(common.CheckpointError):
+        vit.trained_model("smoke", results_dir=tmp_path, progress=False)
+    torch.save({"model": {}}, path)  # loads, but is not a training checkpoint
+    with pytest.raises(common.CheckpointError, match="missing: optimizer"):
+        vit.run("smoke", results_dir=tmp_path, progress=False)
+
+
+def test_the_gpu_profile_is_refused_without_cuda_unless_asked_by_name(tmp_path, monkeypatch):
+    """Without CUDA, `device="auto"` resolves to the CPU: a gpu-profile piece that would have to
+    be computed is refused before any data is read or anything is written."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(RuntimeError, match="no CUDA device.*nothing was computed.*device='cpu'"):
+        vit.run("gpu", results_dir=tmp_path, progress=False)
+    assert not any(tmp_path.rglob("*.json"))
+    ctx = vit.context("gpu", device="cpu", results_dir=tmp_path)
+    ctx.check_device()  # asked for by name: allowed

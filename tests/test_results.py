@@ -3,8 +3,8 @@ import os
 
 import pytest
 
-from patchlib.results import (REPO_ROOT, check_results, code_fingerprint, config_hash, load_result, result_path,
-                              run_or_load, stale_files, write_json_atomic)
+from patchlib.results import (REPO_ROOT, ResultFileError, check_results, code_fingerprint, config_hash, load_result,
+                              result_path, run_or_load, stale_files, write_json_atomic)
 
 CONFIG = {"chapter": "demo", "name": "exp", "seed": 0, "lr": 1e-3}
 
@@ -99,20 +99,31 @@ def test_fingerprinting_a_missing_file_names_it(tmp_path):
         code_fingerprint(["patchlib/nope.py"], tmp_path)
 
 
-def test_corrupt_or_foreign_result_files_are_not_read(tmp_path):
+@pytest.mark.parametrize("content, problem", [
+    ('{"schema": 1, "config_ha', "is not valid JSON"),                        # truncated
+    ('[1, 2, 3]', "is not a result record"),                                    # JSON, wrong shape
+    ('{"schema": 2, "config_hash": "x", "config": {}, "provenance": {}}', "missing or malformed: result"),
+])
+def test_unusable_result_files_name_the_file_and_are_never_overwritten(tmp_path, content, problem):
     path = result_path(CONFIG, tmp_path)
     path.parent.mkdir(parents=True)
-    path.write_text('{"schema": 1, "config_ha')  # truncated JSON
-    with pytest.warns(UserWarning, match="unreadable"):
-        assert load_result(path, CONFIG) is None
+    path.write_text(content)
     compute, calls = counting(2)
-    with pytest.warns(UserWarning):
-        assert run_or_load(CONFIG, compute, results_dir=tmp_path)["result"] == {"value": 2}
-    record = json.loads(path.read_text())
+    with pytest.raises(ResultFileError, match=problem) as error:
+        run_or_load(CONFIG, compute, results_dir=tmp_path)
+    assert str(path) in str(error.value) and "delete it to recompute" in str(error.value)
+    assert path.read_text() == content and calls == []        # nothing computed, nothing replaced
+    assert run_or_load(CONFIG, compute, results_dir=tmp_path, force=True)["result"] == {"value": 2}
+
+
+def test_a_record_of_another_configuration_is_refused(tmp_path):
+    compute, _ = counting(2)
+    path = result_path(CONFIG, tmp_path)
+    record = run_or_load(CONFIG, compute, results_dir=tmp_path)
     record["config_hash"] = "0" * 16
     path.write_text(json.dumps(record))
-    with pytest.warns(UserWarning, match="does not match"):
-        assert load_result(path, CONFIG) is None
+    with pytest.raises(ResultFileError, match="another configuration"):
+        load_result(path, CONFIG)
 
 
 def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path):

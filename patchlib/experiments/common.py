@@ -57,6 +57,7 @@ class ChapterRun:
     pieces: tuple[str, ...]
     code: tuple[str, ...]
     prepare: Callable | None = None  # prepare(data, size) -> data: a chapter's fixed preprocessing (FlexiViT upsamples)
+    device_requested: str = "auto"   # what the caller asked for: the gpu profile computes on a CPU only if asked by name
     _data: dict = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -77,7 +78,8 @@ class ChapterRun:
         return cls(chapter=chapter, profile=profile, size=sizes[profile], seed=check_seed(seed),
                    device=resolve_device(device), data_root=root,
                    results_dir=Path(results_dir) if results_dir is not None else default_results_dir(),
-                   force=force, progress=bool(progress), pieces=pieces, code=tuple(code), prepare=prepare)
+                   force=force, progress=bool(progress), pieces=pieces, code=tuple(code), prepare=prepare,
+                   device_requested="auto" if device is None else str(device))
 
     def profile_dataset(self) -> str:
         """The dataset of this run's profile ("shapes10", "cifar10")."""
@@ -111,6 +113,8 @@ class ChapterRun:
         and the data's identity goes into the provenance; otherwise `compute()` takes nothing.
         """
         def computed() -> dict:
+            self.check_device()
+            check_checkpoint(self.checkpoint(config))  # a resumable run's checkpoint must be readable
             if not uses_data:
                 return compute()
             data = self.data(config.get("n_train"), config.get("n_test"))
@@ -136,6 +140,15 @@ class ChapterRun:
 
     def checkpoint(self, config: dict) -> Path:
         return checkpoint_path(config, self.results_dir)
+
+    def check_device(self) -> None:
+        """The gpu profile computes on a GPU. Without CUDA it is refused (it would run for days
+        without a word) unless the caller named a non-CUDA device; stored records still load."""
+        if self.profile == "gpu" and self.device.type != "cuda" and self.device_requested == "auto":
+            raise RuntimeError(f"the gpu profile of the {self.chapter} chapter trains for hours on a GPU (days on a "
+                               f"CPU), and this machine has no CUDA device ({self.device} was found); nothing was "
+                               "computed. Run it on a GPU machine, or ask for this device by name to run it anyway "
+                               "(device='cpu' in run() or the notebook, DEVICE=cpu with make)")
 
     def source(self, record: dict) -> str:
         """The record's file, relative to the results folder, for evidence strings."""
@@ -175,6 +188,34 @@ def data_identity(data: DataSplits, data_root: Path | None = None) -> dict:
     return {"name": data.train.name, "source": relative_to_data_root(data.train.source, data_root),
             "fingerprint": f"{data.train.fingerprint}-{data.test.fingerprint}",
             "n_train": len(data.train), "n_test": len(data.test)}
+
+
+class CheckpointError(ValueError):
+    """A training checkpoint that cannot be resumed from; the message names the file and the fix."""
+
+
+CHECKPOINT_KEYS = ("model", "optimizer", "scheduler", "epoch", "config", "history", "train_time_s")
+
+
+def check_checkpoint(path: Path) -> dict | None:
+    """The checkpoint at `path` (None if there is none), checked to be one `patchlib.train` wrote.
+    A truncated or foreign file raises `CheckpointError` naming it, instead of a pickle error
+    from deep inside training."""
+    path = Path(path)
+    if not path.exists():
+        return None
+    problem = None
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as error:  # torch raises many kinds for a damaged file (pickle, zip, EOF, runtime)
+        problem = f"cannot be loaded ({type(error).__name__}: {error})"
+    else:
+        missing = [key for key in CHECKPOINT_KEYS if not isinstance(state, dict) or key not in state]
+        problem = f"is not a patchlib training checkpoint (missing: {', '.join(missing)})" if missing else None
+    if problem:
+        raise CheckpointError(f"checkpoint {path} {problem}; delete it to train from scratch "
+                              "(it only holds an unfinished or finished run's weights; results are kept elsewhere)")
+    return state
 
 
 def checkpoint_path(config: dict, results_dir=None) -> Path:

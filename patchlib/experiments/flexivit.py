@@ -34,7 +34,7 @@ from ..models import config_record, create_model
 from ..models.flexivit import AtPatchSize, FlexiViT, distillation_loss, init_from_vit, random_patch_loss
 from ..models.vit import VisionTransformer
 from ..train import TrainConfig, evaluate, train
-from .common import CORE_CODE, ChapterRun, record_source
+from .common import CORE_CODE, ChapterRun, check_checkpoint, record_source
 
 CHAPTER = "flexivit"
 FIXED = ("vit_small", "vit_large")
@@ -208,7 +208,7 @@ class TrainedModels:
         if not checkpoint.exists():
             self.records[role] = self._train(role, force=True)
         model = build_model(self.ctx.size, role)
-        model.load_state_dict(torch.load(checkpoint, map_location="cpu", weights_only=False)["model"])
+        model.load_state_dict(check_checkpoint(checkpoint)["model"])
         return model.to(self.ctx.device).eval()
 
     def flexible(self, role: str) -> FlexiViT:

@@ -17,7 +17,7 @@ from ..interpret import mean_attention_distance, patch_distances, patch_embeddin
 from ..measure import ThroughputProtocol, flops, measure_throughput, parameter_count
 from ..models import config_record, create_model
 from ..train import TrainConfig, train
-from .common import CORE_CODE, ChapterRun, record_source
+from .common import CORE_CODE, ChapterRun, check_checkpoint, record_source
 
 CHAPTER = "vit"
 PIECES = ("fig7", "cost")
@@ -158,7 +158,7 @@ def trained_model(profile: str = "smoke", *, seed: int = 0, device="auto", data_
                   progress=progress)
     size = ctx.size
     path = ctx.checkpoint(fig7_config(ctx))
-    state = torch.load(path, map_location="cpu", weights_only=False) if path.exists() else None
+    state = check_checkpoint(path)
     if state is None or state["epoch"] < size.train.epochs:
         torch.manual_seed(ctx.seed)
         train(build_model(size), ctx.data(size.n_train, size.n_test), size.train, seed=ctx.seed, device=ctx.device,
