@@ -1,6 +1,6 @@
 """The models: one file per architecture, shared blocks in `patchlib.layers`, every named variant
 in one registry (`create_model`, `list_models`)."""
-from . import convmixer, evit, flexivit, mobilevit, vit  # noqa: F401  (register the model variants)
+from . import convmixer, evit, flexivit, mobilevit, vit, vitpose  # noqa: F401  (register the model variants)
 from .evit import EViTConfig, evit_layers
 from .registry import config_record, create_model, list_models
 
