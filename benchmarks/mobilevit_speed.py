@@ -14,32 +14,21 @@ from __future__ import annotations
 import torch
 from _common import parse, parser, time_models
 
-from patchlib.experiments.mobilevit import attention_units, fitted_slope
-from patchlib.measure import ThroughputProtocol, measure_throughput
+from patchlib.experiments.mobilevit import fitted_slope, time_attention_units
+from patchlib.measure import ThroughputProtocol
 from patchlib.models import create_model
 
 VARIANTS = ("mobilevit_xxs", "mobilevit_xs", "mobilevit_s", "mobilevitv2_050", "mobilevitv2_100", "mobilevitv2_200")
 
 
 def attention_slopes(token_counts: list[int], rounds: int) -> None:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    units = attention_units(512, 8)
-    latency = {name: [] for name in units}
     protocol = ThroughputProtocol(batch_size=1, warmup=1, repeats=3, rounds=rounds)
-    try:
-        for k in token_counts:
-            measured = measure_throughput({name: unit for name, (unit, _) in units.items()},
-                                          {name: shape(k) for name, (_, shape) in units.items()}, protocol)
-            for name in units:
-                latency[name].append((k, 1 / measured["models"][name]["images_per_s"]))
-            print(f"k={k:6d}: " + ", ".join(f"{name} {latency[name][-1][1] * 1e3:9.2f} ms" for name in units),
-                  flush=True)
-    finally:
-        torch.set_num_threads(threads)
+    timed = time_attention_units(512, 8, token_counts, threads=1, limit_s=float("inf"), protocol=protocol,
+                                 device="cpu", progress=True)
     low, high = token_counts[0], token_counts[-1]
-    for name, points in latency.items():
-        print(f"slope of {name} over k in [{low}, {high}]: {fitted_slope(points, low, high):.3f}")
+    for name, curve in timed["curves"].items():
+        slope = fitted_slope([(point["k"], point["latency_s"]) for point in curve], low, high)
+        print(f"slope of {name} over k in [{low}, {high}]: {slope:.3f}")
 
 
 def network_ratios(args) -> None:

@@ -145,34 +145,42 @@ def attention_config(ctx: ChapterRun) -> dict:
                       limit_s=size.attention_limit_s, protocol=size.attention_protocol.record())
 
 
-def attention_curve(ctx: ChapterRun) -> dict:
-    """Latency (s) of each unit at every k, both units timed in one run with the shared
-    protocol on `attention_threads` threads; a unit stops at the first k where a pass takes
-    longer than `attention_limit_s`. Also the counted FLOPs of each unit at every k."""
-    size = ctx.size
-    torch.manual_seed(ctx.seed)
-    units = attention_units(size.attention_dim, size.attention_heads)
+def time_attention_units(dim: int, heads: int, token_counts, *, threads: int, limit_s: float,
+                         protocol: ThroughputProtocol, device, progress: bool = False) -> dict:
+    """Latency (s) of each unit of `attention_units(dim, heads)` at every k, the units timed in
+    one run with the shared protocol on `threads` threads; a unit stops at the first k where a
+    pass takes longer than `limit_s`. Also the counted FLOPs of each unit at every k."""
+    units = attention_units(dim, heads)
     curves = {name: [] for name in units}
     counted = {name: [] for name in units}
-    threads = torch.get_num_threads()
-    torch.set_num_threads(size.attention_threads)
+    previous_threads = torch.get_num_threads()
+    torch.set_num_threads(threads)
     try:
-        for k in size.token_counts:
+        for k in token_counts:
             active = {name: unit for name, (unit, _) in units.items()
-                      if not curves[name] or curves[name][-1]["latency_s"] <= size.attention_limit_s}
+                      if not curves[name] or curves[name][-1]["latency_s"] <= limit_s}
             if not active:
                 break
             shapes = {name: units[name][1](k) for name in active}
-            measured = measure_throughput(active, shapes, size.attention_protocol, device=ctx.device)
+            measured = measure_throughput(active, shapes, protocol, device=device)
             for name in active:
                 curves[name].append({"k": k, "latency_s": 1 / measured["models"][name]["images_per_s"]})
                 counted[name].append({"k": k, "flops": flops(active[name], shapes[name])["flops"]})
-            if ctx.progress:
+            if progress:
                 print(f"k={k}: " + ", ".join(f"{name} {curves[name][-1]['latency_s'] * 1e3:.2f} ms" for name in active),
                       flush=True)
     finally:
-        torch.set_num_threads(threads)
+        torch.set_num_threads(previous_threads)
     return {"curves": curves, "flops": counted, "protocol": measured["protocol"]}
+
+
+def attention_curve(ctx: ChapterRun) -> dict:
+    """The profile's attention-unit curve (v2 Fig. 1 protocol), see `time_attention_units`."""
+    size = ctx.size
+    torch.manual_seed(ctx.seed)
+    return time_attention_units(size.attention_dim, size.attention_heads, size.token_counts,
+                                threads=size.attention_threads, limit_s=size.attention_limit_s,
+                                protocol=size.attention_protocol, device=ctx.device, progress=ctx.progress)
 
 
 # ---- the model table ----

@@ -163,7 +163,7 @@ def trained_model(profile: str = "smoke", *, seed: int = 0, device="auto", data_
         torch.manual_seed(ctx.seed)
         train(build_model(size), ctx.data(size.n_train, size.n_test), size.train, seed=ctx.seed, device=ctx.device,
               progress=ctx.progress, checkpoint=path)
-        state = torch.load(path, map_location="cpu", weights_only=False)
+        state = check_checkpoint(path)
     if state["config"] != asdict(size.train):
         raise ValueError(f"checkpoint {path} was written by another training config; delete it to retrain")
     model = build_model(size, **model_overrides)

@@ -36,7 +36,6 @@ def evaluate_keypoints(annotations: str | Path, results: list[dict] | str | Path
     with contextlib.redirect_stdout(io.StringIO()):
         ground_truth = COCO(str(annotations))
         evaluation = COCOeval(ground_truth, ground_truth.loadRes(results), iouType="keypoints")
-        evaluation.params.imgIds = sorted({r["image_id"] for r in results} | set(ground_truth.getImgIds()))
         evaluation.evaluate()
         evaluation.accumulate()
         evaluation.summarize()
