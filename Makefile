@@ -5,7 +5,7 @@ SHELL := /bin/bash
 PROFILE ?= smoke
 SEED ?= 0
 DEVICE ?= auto
-CHAPTERS ?= vit flexivit evit convmixer mobilevit
+CHAPTERS ?= vit flexivit evit convmixer mobilevit vitpose
 BOOK_CHAPTERS ?= book/chapters
 
 VENV := .venv

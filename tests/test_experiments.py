@@ -12,7 +12,7 @@ from patchlib.experiments.common import ChapterRun, relative_to_data_root
 from patchlib.profiles import PROFILES
 from patchlib.results import SCHEMA_VERSION, config_hash, result_path, write_json_atomic
 
-CHAPTERS = ("vit", "flexivit", "evit", "convmixer", "mobilevit")
+CHAPTERS = ("vit", "flexivit", "evit", "convmixer", "mobilevit", "vitpose")
 
 
 @pytest.mark.parametrize("name", CHAPTERS)
