@@ -1,10 +1,14 @@
 # patchlib: reproduce the chapters, build the book, run the tests.
 #   make reproduce [PROFILE=smoke|cpu|gpu] [PATCHLIB_DATA=/path/to/data]   notebooks + book
+#   make reproduce PROFILE=gpu DRY_RUN=1                                    a few steps of everything, on any device
+#   make reproduce PROFILE=cpu RECOMPUTE=stale                              recompute records of other code or data
 #   make test                                                             every test, nbval included
 SHELL := /bin/bash
 PROFILE ?= smoke
 SEED ?= 0
 DEVICE ?= auto
+DRY_RUN ?= 0
+RECOMPUTE ?=
 CHAPTERS ?= vit flexivit evit convmixer mobilevit vitpose
 BOOK_CHAPTERS ?= book/chapters
 
@@ -19,6 +23,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 help:
 	@echo "make reproduce [PROFILE=smoke|cpu|gpu]  run the notebooks with papermill, then build the book"
+	@echo "make reproduce PROFILE=gpu DRY_RUN=1     check the gpu profile: full-size models, a few steps each"
 	@echo "make test                               unit tests, nbval on every notebook, the book build"
 	@echo "make test-fast                          unit tests only (no notebook, no book)"
 	@echo "make screenshots                        headless-Chromium screenshots of the built book"
@@ -35,13 +40,17 @@ setup:
 RUNS ?= build/runs
 notebooks: setup
 	@$(PY) -m patchlib.profiles "$(PROFILE)"
+	@case "$(RECOMPUTE)" in ""|stale|all) ;; \
+	    *) echo "RECOMPUTE=$(RECOMPUTE): use RECOMPUTE=stale (records computed with other code or data) or RECOMPUTE=all" >&2; exit 2;; esac
 	@mkdir -p $(BOOK_CHAPTERS) $(RUNS)
 	@for chapter in $(CHAPTERS); do \
 	    echo "== $$chapter ($(PROFILE) profile)"; \
 	    running=$(RUNS)/$$chapter.running.ipynb; \
 	    if $(PY) -m papermill notebooks/$$chapter.ipynb $$running \
 	        --cwd notebooks --log-output --no-progress-bar \
-	        -p profile $(PROFILE) -p seed $(SEED) -p device $(DEVICE); then \
+	        -p profile $(PROFILE) -p seed $(SEED) -p device $(DEVICE) \
+	        -p dry_run $(if $(filter 1 true True yes,$(DRY_RUN)),True,False) \
+	        $(if $(filter stale,$(RECOMPUTE)),-p force stale,)$(if $(filter all,$(RECOMPUTE)),-p force True,); then \
 	        mv -f $$running $(BOOK_CHAPTERS)/$$chapter.ipynb; \
 	    else \
 	        mv -f $$running $(RUNS)/$$chapter.failed.ipynb 2>/dev/null; \

@@ -27,6 +27,8 @@ class Claim:
     profile: str
     evidence: str
     paper_source: str = ""  # where the paper value comes from (table, figure, text)
+    spread: float | None = None  # standard error of our_value over seeds, where it is a mean over seeds
+    n: int | None = None         # the number of seeds behind our_value (None: one run)
 
     def __post_init__(self):
         if self.verdict not in VERDICTS:
@@ -75,9 +77,17 @@ def claims_table(claims: list[Claim]):
     """The claims as a pandas DataFrame for display in a chapter."""
     import pandas as pd
 
-    return pd.DataFrame([{"claim": c.claim, "paper": _fmt(c.paper_value), "ours": _fmt(c.our_value),
+    return pd.DataFrame([{"claim": c.claim, "paper": _fmt(c.paper_value), "ours": format_ours(c),
                           "delta": _fmt(_delta(c)), "unit": c.unit, "verdict": c.verdict, "profile": c.profile,
                           "evidence": c.evidence} for c in claims])
+
+
+def format_ours(claim: Claim) -> str:
+    """Our value, with its standard error and number of seeds where it is a mean over seeds."""
+    text = _fmt(claim.our_value)
+    if claim.spread is not None and claim.n:
+        text += f" ± {_fmt(claim.spread)} (s.e., n = {claim.n})"
+    return text
 
 
 def _delta(claim: Claim) -> float | None:

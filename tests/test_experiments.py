@@ -2,6 +2,7 @@
 for every chapter, missing data fails loudly, stored results stand in for it, force recomputes."""
 import importlib
 import inspect
+import json
 
 import pytest
 import torch
@@ -9,6 +10,7 @@ import torch
 from patchlib.data import DataNotFoundError
 from patchlib.experiments import common, vit
 from patchlib.experiments.common import ChapterRun, relative_to_data_root
+from patchlib.figures import provenance
 from patchlib.profiles import PROFILES
 from patchlib.results import SCHEMA_VERSION, config_hash, result_path, write_json_atomic
 
@@ -146,3 +148,70 @@ def test_the_gpu_profile_is_refused_without_cuda_unless_asked_by_name(tmp_path, 
     assert not any(tmp_path.rglob("*.json"))
     ctx = vit.context("gpu", device="cpu", results_dir=tmp_path)
     ctx.check_device()  # asked for by name: allowed
+
+
+def _demo(tmp_path, **options) -> ChapterRun:
+    return ChapterRun.resolve(chapter="demo", sizes={p: None for p in PROFILES}, pieces=("a",), code=("patchlib/train.py",),
+                              profile="smoke", results_dir=tmp_path, device="cpu", progress=False, **options)
+
+
+def test_a_record_of_other_data_is_shown_with_a_note_and_not_retrained(tmp_path):
+    """Data here that differs from a stored record's: the record is used as stored, with a visible
+    note; only force (or force="stale", make's RECOMPUTE=stale) recomputes it."""
+    ctx = _demo(tmp_path)
+    config = ctx.config("a-smoke", n_train=64, n_test=32)
+    calls = []
+
+    def compute(data):
+        calls.append(len(data.train))
+        return {"n": len(data.train)}
+
+    first = ctx.record("a", config, compute)
+    assert "data_note" not in ctx.record("a", config, compute) and calls == [64]  # same data: no note
+    path = result_path(config, tmp_path)
+    stored = json.loads(path.read_text())
+    stored["provenance"]["data"]["fingerprint"] = "0123456789abcdef-fedcba9876543210"  # another copy's
+    path.write_text(json.dumps(stored))
+    again = _demo(tmp_path).record("a", config, compute)
+    assert calls == [64] and "0123456789abcdef" in again["data_note"] and "force=True" in again["data_note"]
+    assert "**Data differs:**" in provenance(again)
+    assert again["provenance"] == stored["provenance"]  # nothing was rewritten
+    recomputed = _demo(tmp_path, force="stale").record("a", config, compute)
+    assert calls == [64, 64] and recomputed["provenance"]["data"]["fingerprint"] == first["provenance"]["data"]["fingerprint"]
+    _demo(tmp_path, force="stale").record("a", config, compute)  # now current: not recomputed again
+    assert calls == [64, 64]
+
+
+def test_stale_recomputes_records_of_changed_code_only(tmp_path):
+    ctx = _demo(tmp_path)
+    config = ctx.config("a-smoke")
+    calls = []
+    ctx.record("a", config, lambda: calls.append(1) or {"x": 1}, uses_data=False)
+    _demo(tmp_path, force="stale").record("a", config, lambda: calls.append(2) or {"x": 2}, uses_data=False)
+    assert calls == [1]
+    path = result_path(config, tmp_path)
+    stored = json.loads(path.read_text())
+    stored["provenance"]["code"] = {"patchlib/train.py": "an older hash"}
+    path.write_text(json.dumps(stored))
+    record = _demo(tmp_path, force="stale").record("a", config, lambda: calls.append(3) or {"x": 3}, uses_data=False)
+    assert calls == [1, 3] and record["result"] == {"x": 3}
+
+
+def test_a_checkpoint_of_other_data_is_set_aside_not_resumed(tmp_path):
+    ctx = _demo(tmp_path)
+    config = ctx.config("a-smoke", n_train=64, n_test=32)
+    checkpoint = ctx.checkpoint(config)
+    checkpoint.parent.mkdir(parents=True)
+    torch.save({key: 0 for key in common.CHECKPOINT_KEYS}, checkpoint)
+    common.data_note_path(checkpoint).write_text("another-copy\n")
+    found = []
+    ctx.record("a", config, lambda data: found.append(checkpoint.exists()) or {"n": 1})
+    assert found == [False]  # the run did not see (and resume) the other data's checkpoint
+    assert checkpoint.with_name(f"{checkpoint.stem}.data-another-copy.pt").exists()  # kept, renamed
+    assert common.data_note_path(checkpoint).read_text().strip() != "another-copy"
+
+
+def test_force_accepts_stale_and_names_the_choices():
+    with pytest.raises(ValueError, match="'stale'"):
+        vit.run("smoke", force={"trian"})
+    assert vit.context("smoke", force="stale").force == "stale"

@@ -21,12 +21,20 @@ from typing import Callable, Iterable, Mapping
 import torch
 
 from ..claims import Claim, write_claims
-from ..data import DataSplits, load_dataset
+from ..data import DataNotFoundError, DataSplits, load_dataset
 from ..profiles import get_profile
-from ..results import default_results_dir, result_path, run_or_load
+from ..results import default_results_dir, load_result, result_path, run_or_load, stale_files
 from ..runtime import resolve_device
 
 EMBEDDED_DATA_SEED = 0  # seed of the synthetic data and of data subsets, whatever the training seed
+
+# A dry run (`dry_run=True`, `make reproduce PROFILE=gpu DRY_RUN=1`) builds a profile's models and
+# data pipeline at full size but takes a few optimisation steps on a handful of images: every field
+# of a chapter's Size is shrunk by its type below (epochs 1, small batches, DRY_RUN_IMAGES images),
+# then by the chapter's own `DRY_RUN` overrides (e.g. fewer token counts to time).
+DRY_RUN_IMAGES = 16
+DRY_RUN_NOTE = ("DRY RUN: full-size models and data pipeline, but one epoch of a few optimisation steps on a "
+                "handful of images; the numbers mean nothing")
 
 # Source files every trained result depends on (a chapter adds its model files): a change to any
 # of them marks the chapter's records as computed with older code (`patchlib.results.stale_files`).
@@ -52,34 +60,41 @@ class ChapterRun:
     device: torch.device
     data_root: Path | None
     results_dir: Path
-    force: bool | frozenset[str]
+    force: bool | frozenset[str] | str  # True, a set of piece names, or RECOMPUTE_STALE
     progress: bool
     pieces: tuple[str, ...]
     code: tuple[str, ...]
     prepare: Callable | None = None  # prepare(data, size) -> data: a chapter's fixed preprocessing (FlexiViT upsamples)
     device_requested: str = "auto"   # what the caller asked for: the gpu profile computes on a CPU only if asked by name
+    dry_run: bool = False            # see DRY_RUN_NOTE; its records carry "dry_run": True and live apart
     _data: dict = field(default_factory=dict, repr=False)
 
     @classmethod
     def resolve(cls, *, chapter: str, sizes: Mapping, pieces: Iterable[str], code: Iterable[str], profile: str,
                 seed: int = 0, device="auto", data_root=None, results_dir=None, force: bool | Iterable[str] = False,
-                progress: bool = True, prepare: Callable | None = None) -> ChapterRun:
+                progress: bool = True, prepare: Callable | None = None, dry_run: bool = False,
+                dry_run_overrides: Mapping | None = None) -> ChapterRun:
         """Validate the run's parameters (each error names the parameter) and fix them for the run."""
         profile = get_profile(profile).name
+        if not isinstance(dry_run, bool):
+            raise ValueError(f"dry_run must be True or False, got {dry_run!r}")
+        size = dry_run_size(sizes[profile], dry_run_overrides or {}) if dry_run else sizes[profile]
+        if results_dir is None and dry_run:
+            results_dir = dry_run_results_dir()
         pieces = tuple(pieces)
-        if not isinstance(force, bool):
+        if not isinstance(force, bool) and force != RECOMPUTE_STALE:
             if isinstance(force, str):
                 force = {force}
             force = frozenset(force)
             if force - set(pieces):
                 raise ValueError(f"force: unknown piece(s) {sorted(force - set(pieces))} of the {chapter} chapter; "
-                                 f"use True, False or a set of {', '.join(pieces)}")
+                                 f"use True, False, {RECOMPUTE_STALE!r} or a set of {', '.join(pieces)}")
         root = Path(data_root).expanduser() if data_root is not None else None
-        return cls(chapter=chapter, profile=profile, size=sizes[profile], seed=check_seed(seed),
+        return cls(chapter=chapter, profile=profile, size=size, seed=check_seed(seed),
                    device=resolve_device(device), data_root=root,
                    results_dir=Path(results_dir) if results_dir is not None else default_results_dir(),
                    force=force, progress=bool(progress), pieces=pieces, code=tuple(code), prepare=prepare,
-                   device_requested="auto" if device is None else str(device))
+                   device_requested="auto" if device is None else str(device), dry_run=dry_run)
 
     def profile_dataset(self) -> str:
         """The dataset of this run's profile ("shapes10", "cifar10")."""
@@ -89,7 +104,7 @@ class ChapterRun:
         """Whether `piece` must be recomputed even when a stored record exists."""
         if piece not in self.pieces:
             raise ValueError(f"unknown piece {piece!r} of the {self.chapter} chapter")
-        return self.force is True or (not isinstance(self.force, bool) and piece in self.force)
+        return self.force is True or (isinstance(self.force, frozenset) and piece in self.force)
 
     def data(self, n_train: int | None = None, n_test: int | None = None) -> DataSplits:
         """The profile's dataset cut to `n_train` / `n_test` images (None: all), loaded once per run."""
@@ -112,39 +127,86 @@ class ChapterRun:
         `n_test`, loaded only when a record has to be computed (a stored record needs no data),
         and the data's identity goes into the provenance; otherwise `compute()` takes nothing.
         """
+        config = self.marked(config)
+
         def computed() -> dict:
             self.check_device()
             check_checkpoint(self.checkpoint(config))  # a resumable run's checkpoint must be readable
+            if self.progress:
+                print(f"{self.chapter}: computing {plan_line(config)} on {self.device}", flush=True)
             if not uses_data:
                 return compute()
             data = self.data(config.get("n_train"), config.get("n_test"))
-            return compute(data) | {"data": data_identity(data, self.data_root)}
+            identity = data_identity(data, self.data_root)
+            keep_checkpoint_with_its_data(self.checkpoint(config), identity["fingerprint"], progress=self.progress)
+            return compute(data) | {"data": identity}
 
+        stored = result_path(config, self.results_dir).exists()
+        if stored and self.force == RECOMPUTE_STALE and not force:
+            force = bool(self.out_of_date(load_result(result_path(config, self.results_dir), config), uses_data))
         if not (force or self.forced(piece)):
-            return run_or_load(config, computed, code=self.code, results_dir=self.results_dir, device=self.device)
-        # Forced: train from scratch. The piece's own checkpoint is set aside (not resumed) and is
-        # deleted only once the new record is written; it is put back if the computation fails.
+            record = run_or_load(config, computed, code=self.code, results_dir=self.results_dir, device=self.device)
+            note = self.data_note(record) if stored and uses_data else None
+            return record | {"data_note": note} if note else record
+        # Forced: train from scratch. The piece's own checkpoint (and the note of its data) is set
+        # aside, not resumed, and deleted only once the new record is written; it is put back if the
+        # computation fails.
         checkpoint = self.checkpoint(config)
-        aside = checkpoint.with_name(checkpoint.name + ".replaced")
-        if checkpoint.exists():
-            os.replace(checkpoint, aside)
+        moved = [(path, path.with_name(path.name + ".replaced")) for path in (checkpoint, data_note_path(checkpoint))]
+        for path, aside in moved:
+            if path.exists():
+                os.replace(path, aside)
         try:
             record = run_or_load(config, computed, code=self.code, results_dir=self.results_dir, force=True,
                                  device=self.device)
         except BaseException:
-            if aside.exists() and not checkpoint.exists():
-                os.replace(aside, checkpoint)
+            for path, aside in moved:
+                if aside.exists():
+                    os.replace(aside, path)
             raise
-        aside.unlink(missing_ok=True)
+        for _, aside in moved:
+            aside.unlink(missing_ok=True)
         return record
 
+    def data_note(self, record: dict) -> str | None:
+        """None when the data found here is the data `record` was computed on, or when there is no
+        data here to compare with (the stored record is then all there is); otherwise a note saying
+        so, which the book shows with the record. Never recomputes anything."""
+        stored = (record.get("provenance", {}).get("data") or {})
+        if not stored.get("fingerprint"):
+            return None
+        config = record["config"]
+        try:
+            data = self.data(config.get("n_train"), config.get("n_test"))
+        except DataNotFoundError:
+            return None
+        except Exception as error:  # a damaged copy must not block the use of stored results
+            return (f"the data found here could not be read to compare it with the stored result's "
+                    f"({type(error).__name__}: {error}); the stored result is shown")
+        ours = data_identity(data, self.data_root)
+        if ours["fingerprint"] == stored["fingerprint"]:
+            return None
+        return (f"computed on data {stored['fingerprint']} ({stored.get('source')}); the data found here is "
+                f"{ours['fingerprint']} ({ours['source']}). The stored result is shown; recompute it on your data "
+                f"with force=True, or RECOMPUTE=stale with make")
+
+    def out_of_date(self, record: dict | None, uses_data: bool) -> bool:
+        """Whether a stored record was computed with other code or (where data is found) other data."""
+        if record is None:
+            return True
+        return bool(stale_files(record)) or bool(uses_data and self.data_note(record))
+
     def checkpoint(self, config: dict) -> Path:
-        return checkpoint_path(config, self.results_dir)
+        return checkpoint_path(self.marked(config), self.results_dir)
+
+    def marked(self, config: dict) -> dict:
+        """`config` as stored: a dry run's records say so (and so never share a hash with real ones)."""
+        return config | {"dry_run": True} if self.dry_run else config
 
     def check_device(self) -> None:
         """The gpu profile computes on a GPU. Without CUDA it is refused (it would run for days
         without a word) unless the caller named a non-CUDA device; stored records still load."""
-        if self.profile == "gpu" and self.device.type != "cuda" and self.device_requested == "auto":
+        if self.profile == "gpu" and self.device.type != "cuda" and self.device_requested == "auto" and not self.dry_run:
             raise RuntimeError(f"the gpu profile of the {self.chapter} chapter trains for hours on a GPU (days on a "
                                f"CPU), and this machine has no CUDA device ({self.device} was found); nothing was "
                                "computed. Run it on a GPU machine, or ask for this device by name to run it anyway "
@@ -157,6 +219,78 @@ class ChapterRun:
     def write_claims(self, claims: list[Claim]) -> list[Claim]:
         write_claims(self.chapter, claims, results_dir=self.results_dir, profile=self.profile)
         return claims
+
+
+RECOMPUTE_STALE = "stale"  # force="stale": recompute only records computed with other code or data
+
+
+def data_note_path(checkpoint: Path) -> Path:
+    return checkpoint.with_name(checkpoint.name + ".data")
+
+
+def keep_checkpoint_with_its_data(checkpoint: Path, fingerprint: str, *, progress: bool = True) -> None:
+    """Checkpoints are tied to the data they were trained on: a note beside each names it. Before a
+    run resumes, a checkpoint of other data is set aside (renamed, never resumed, never deleted)."""
+    note = data_note_path(checkpoint)
+    if checkpoint.exists() and note.exists() and note.read_text().strip() != fingerprint:
+        aside = checkpoint.with_name(f"{checkpoint.stem}.data-{note.read_text().strip()}{checkpoint.suffix}")
+        os.replace(checkpoint, aside)
+        if progress:
+            print(f"{checkpoint.name} was trained on other data ({note.read_text().strip()}, not {fingerprint}): "
+                  f"set aside as {aside.name}; training starts from scratch", flush=True)
+    note.parent.mkdir(parents=True, exist_ok=True)
+    note.write_text(fingerprint + "\n")
+
+
+def dry_run_results_dir() -> Path:
+    """Where dry runs keep their records: `dry-run/` in $PATCHLIB_RESULTS if set, else build/dry-run/results
+    (never beside the real results, never committed)."""
+    if os.environ.get("PATCHLIB_RESULTS"):
+        return default_results_dir() / "dry-run"
+    return Path(__file__).resolve().parents[2] / "build" / "dry-run" / "results"
+
+
+def dry_run_size(size, overrides: Mapping):
+    """`size` shrunk for a dry run: training configs to one epoch of small batches, throughput
+    protocols to one timed pass of 2 images, image counts (`n_*` fields, None meaning all) to
+    DRY_RUN_IMAGES; then the chapter's `overrides`."""
+    from dataclasses import fields, is_dataclass, replace
+
+    from ..measure import ThroughputProtocol
+    from ..pose.train import PoseTrainConfig
+    from ..train import TrainConfig
+
+    changes = {}
+    for f in fields(size):
+        value = getattr(size, f.name)
+        if isinstance(value, TrainConfig):
+            changes[f.name] = replace(value, epochs=1, batch_size=4, eval_batch_size=8)
+        elif isinstance(value, PoseTrainConfig):
+            changes[f.name] = replace(value, epochs=1, batch_size=2, warmup_steps=1, num_workers=0)
+        elif isinstance(value, ThroughputProtocol):
+            changes[f.name] = replace(value, batch_size=2, warmup=0, repeats=1, rounds=1)
+        elif f.name.startswith("n_") or f.name.endswith("_n_train"):
+            changes[f.name] = DRY_RUN_IMAGES if value is None else min(value, DRY_RUN_IMAGES)
+        elif f.name.endswith("_epochs") and isinstance(value, int) and not isinstance(value, bool):
+            changes[f.name] = 1
+    unknown = set(overrides) - {f.name for f in fields(size)}
+    if unknown:
+        raise ValueError(f"DRY_RUN overrides name no field of the chapter's Size: {sorted(unknown)}")
+    assert is_dataclass(size)
+    return replace(size, **(changes | dict(overrides)))
+
+
+def plan_line(config: dict) -> str:
+    """What computing a record will do, from its config: name, model, epochs, images."""
+    details = [f"model {config['model']}"] if isinstance(config.get("model"), str) else []
+    train = config.get("train")
+    if isinstance(train, dict) and "epochs" in train:
+        details.append(f"{train['epochs']} epoch(s) of batch {train.get('batch_size')}")
+    if "n_train" in config:
+        details.append(f"{'all' if config['n_train'] is None else config['n_train']} training images")
+    if config.get("dry_run"):
+        details.append("dry run")
+    return config["name"] + (f" ({', '.join(details)})" if details else "")
 
 
 def record_source(record: dict) -> str:

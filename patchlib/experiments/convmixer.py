@@ -139,18 +139,22 @@ def _train_one(ctx: ChapterRun, piece: str, config: dict) -> dict:
     return ctx.record(piece, config, compute)
 
 
+DRY_RUN = {}  # dry-run overrides (see common.dry_run_size)
+
+
 def context(profile: str = "smoke", **options) -> ChapterRun:
-    return ChapterRun.resolve(chapter=CHAPTER, sizes=SIZES, pieces=PIECES, code=CODE, profile=profile, **options)
+    return ChapterRun.resolve(chapter=CHAPTER, sizes=SIZES, pieces=PIECES, code=CODE, profile=profile,
+                              dry_run_overrides=DRY_RUN, **options)
 
 
 def run(profile: str = "smoke", *, seed: int = 0, device="auto", data_root=None, results_dir=None,
-        force: bool | set[str] = False, progress: bool = True) -> dict:
+        force: bool | set[str] = False, progress: bool = True, dry_run: bool = False) -> dict:
     """Train (or load) every grid cell and the recipe run, and measure the cells' throughput.
 
     Returns {"grid": [cell records], "recipe": record, "throughput": record, "claims": [Claim]}.
     """
     ctx = context(profile, seed=seed, device=device, data_root=data_root, results_dir=results_dir, force=force,
-                  progress=progress)
+                  progress=progress, dry_run=dry_run)
     size = ctx.size
     cells = [cell_config(ctx, k, p) for p in size.patch_sizes for k in size.kernel_sizes]
     records = {"grid": [_train_one(ctx, "grid", cell) for cell in cells],

@@ -315,20 +315,24 @@ def figure4(ctx: ChapterRun, models: TrainedModels) -> dict:
     return ctx.record("figure4", config, compute)
 
 
+DRY_RUN = {}  # dry-run overrides (see common.dry_run_size)
+
+
 def context(profile: str = "smoke", **options) -> ChapterRun:
     return ChapterRun.resolve(chapter=CHAPTER, sizes=SIZES, pieces=PIECES, code=CODE, profile=profile,
-                              prepare=lambda data, size: upsample_splits(data, size.image_size), **options)
+                              prepare=lambda data, size: upsample_splits(data, size.image_size),
+                              dry_run_overrides=DRY_RUN, **options)
 
 
 def run(profile: str = "smoke", *, seed: int = 0, device="auto", data_root=None, results_dir=None,
-        force: bool | set[str] = False, progress: bool = True) -> dict:
+        force: bool | set[str] = False, progress: bool = True, dry_run: bool = False) -> dict:
     """Train (or load) every model, then evaluate, measure and rebuild Fig. 4.
 
     `force`: True recomputes every piece; a set of names from `PIECES` only those.
     Returns {"train": {role: record}, "evaluate", "measure", "figure4": records, "claims": [Claim]}.
     """
     ctx = context(profile, seed=seed, device=device, data_root=data_root, results_dir=results_dir, force=force,
-                  progress=progress)
+                  progress=progress, dry_run=dry_run)
     models = TrainedModels(ctx)
     records = {"train": {role: models.record(role) for role in roles(ctx.size)},
                "evaluate": evaluate_models(ctx, models), "measure": measure_patch_sizes(ctx),

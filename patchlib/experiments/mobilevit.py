@@ -114,8 +114,12 @@ SIZES = {
 }
 
 
+DRY_RUN = {"token_counts": (64, 256), "slope_range": (64, 256)}  # dry-run overrides (common.dry_run_size)
+
+
 def context(profile: str = "smoke", **options) -> ChapterRun:
-    return ChapterRun.resolve(chapter=CHAPTER, sizes=SIZES, pieces=PIECES, code=CODE, profile=profile, **options)
+    return ChapterRun.resolve(chapter=CHAPTER, sizes=SIZES, pieces=PIECES, code=CODE, profile=profile,
+                              dry_run_overrides=DRY_RUN, **options)
 
 
 # ---- the attention-unit curve (v2 Fig. 1) ----
@@ -254,7 +258,7 @@ def measure_cifar_models(ctx: ChapterRun) -> dict:
 
 
 def run(profile: str = "smoke", *, seed: int = 0, device="auto", data_root=None, results_dir=None,
-        force: bool | set[str] = False, progress: bool = True) -> dict:
+        force: bool | set[str] = False, progress: bool = True, dry_run: bool = False) -> dict:
     """Time the attention units, tabulate the ImageNet variants, train (or load) the CIFAR models
     and time them beside the ViT chapter's model (whose records the ViT chapter computes or loads).
 
@@ -262,13 +266,13 @@ def run(profile: str = "smoke", *, seed: int = 0, device="auto", data_root=None,
     "throughput", "claims"}.
     """
     ctx = context(profile, seed=seed, device=device, data_root=data_root, results_dir=results_dir, force=force,
-                  progress=progress)
+                  progress=progress, dry_run=dry_run)
     records = {"attention": ctx.record("attention", attention_config(ctx), lambda: attention_curve(ctx),
                                        uses_data=False),
                "models": ctx.record("models", models_config(ctx), lambda: model_table(ctx), uses_data=False),
                "train": {version: _train_one(ctx, version) for version in ctx.size.models},
                "vit": vit_chapter.run(profile, seed=seed, device=device, data_root=data_root, results_dir=results_dir,
-                                      progress=progress),
+                                      progress=progress, dry_run=dry_run),
                "throughput": ctx.record("throughput", throughput_config(ctx), lambda: measure_cifar_models(ctx),
                                         uses_data=False)}
     records["claims"] = ctx.write_claims(claims(records))

@@ -94,18 +94,22 @@ def cost_config(ctx: ChapterRun) -> dict:
                       device_type=ctx.device.type, throughput=size.throughput.record())
 
 
+DRY_RUN = {"attention_images": 8}  # dry-run overrides (see common.dry_run_size)
+
+
 def context(profile: str = "smoke", **options) -> ChapterRun:
-    return ChapterRun.resolve(chapter=CHAPTER, sizes=SIZES, pieces=PIECES, code=CODE, profile=profile, **options)
+    return ChapterRun.resolve(chapter=CHAPTER, sizes=SIZES, pieces=PIECES, code=CODE, profile=profile,
+                              dry_run_overrides=DRY_RUN, **options)
 
 
 def run(profile: str = "smoke", *, seed: int = 0, device="auto", data_root=None, results_dir=None,
-        force: bool | set[str] = False, progress: bool = True) -> dict:
+        force: bool | set[str] = False, progress: bool = True, dry_run: bool = False) -> dict:
     """Train (or load) the chapter's ViT, compute the three Figure 7 analyses and the model's cost.
 
     Returns {"fig7": record, "cost": record, "claims": [Claim]}.
     """
     ctx = context(profile, seed=seed, device=device, data_root=data_root, results_dir=results_dir, force=force,
-                  progress=progress)
+                  progress=progress, dry_run=dry_run)
     size = ctx.size
     config = fig7_config(ctx)
 
@@ -146,7 +150,7 @@ def run(profile: str = "smoke", *, seed: int = 0, device="auto", data_root=None,
 
 
 def trained_model(profile: str = "smoke", *, seed: int = 0, device="auto", data_root=None, results_dir=None,
-                  progress: bool = True, **model_overrides) -> nn.Module:
+                  progress: bool = True, dry_run: bool = False, **model_overrides) -> nn.Module:
     """This chapter's trained ViT for (profile, seed), for later chapters (EViT fine-tunes it).
 
     Returns the model in eval mode (its inputs are normalised with the training set's channel
@@ -155,7 +159,7 @@ def trained_model(profile: str = "smoke", *, seed: int = 0, device="auto", data_
     `model_overrides` change the architecture options that carry no weights (e.g. `evit`).
     """
     ctx = context(profile, seed=seed, device=device, data_root=data_root, results_dir=results_dir,
-                  progress=progress)
+                  progress=progress, dry_run=dry_run)
     size = ctx.size
     path = ctx.checkpoint(fig7_config(ctx))
     state = check_checkpoint(path)
@@ -171,9 +175,9 @@ def trained_model(profile: str = "smoke", *, seed: int = 0, device="auto", data_
     return model.to(ctx.device).eval()
 
 
-def data_sizes(profile: str) -> tuple[int | None, int | None]:
+def data_sizes(profile: str, dry_run: bool = False) -> tuple[int | None, int | None]:
     """(n_train, n_test) of this chapter's data for `profile` (None: the whole split)."""
-    size = SIZES[context(profile).profile]
+    size = context(profile, dry_run=dry_run).size
     return size.n_train, size.n_test
 
 

@@ -83,6 +83,7 @@ class Size:
     cost_models: dict                     # {label: (registered name, overrides)} timed at their own crop size
     cost_protocol: ThroughputProtocol
     qualitative_images: int = 4           # held-out images shown with predicted skeletons
+    max_people: int | None = None         # people per split (None: all; a dry run takes a few)
 
 
 # A lighter augmentation for short from-scratch runs. Measured on the cpu profile's ViT + classic
@@ -128,8 +129,12 @@ SIZES = {
 }
 
 
+DRY_RUN = {"max_people": 8, "qualitative_images": 1}  # dry-run overrides (common.dry_run_size)
+
+
 def context(profile: str = "smoke", **options) -> ChapterRun:
-    return ChapterRun.resolve(chapter=CHAPTER, sizes=SIZES, pieces=PIECES, code=CODE, profile=profile, **options)
+    return ChapterRun.resolve(chapter=CHAPTER, sizes=SIZES, pieces=PIECES, code=CODE, profile=profile,
+                              dry_run_overrides=DRY_RUN, **options)
 
 
 # ---- data ----
@@ -183,6 +188,8 @@ def load_pose_data(ctx: ChapterRun, *, seed: int | None = None) -> PoseData:
     train = TopDownDataset(*files["train"], image_size=size.image_size, augment=size.augment,
                            seed=ctx.seed if seed is None else seed, cache_images=cache)
     val = TopDownDataset(*files["val"], image_size=size.image_size, cache_images=cache)
+    if size.max_people is not None:
+        train.persons, val.persons = train.persons[:size.max_people], val.persons[:size.max_people]
     source = ("patchlib.pose.synthetic (procedural people, COCO keypoint format, generated from seed "
               f"{EMBEDDED_DATA_SEED})" if size.dataset != "coco" else "COCO 2017 person keypoints from <data root>")
     identity = {"name": size.dataset, "source": source,
@@ -195,11 +202,8 @@ def mean_pose_baseline(data: PoseData) -> dict:
     """OKS AP/AR of predicting, in every validation box, the mean crop-coordinate pose of the
     training people (each keypoint averaged where labelled): what a model that ignores the image gets."""
     total, count = torch.zeros(17, 2), torch.zeros(17, 1)
-    plain = TopDownDataset(data.train.annotations, data.train.image_dir, image_size=data.train.image_size,
-                           cache_images=False)
-    for index in range(len(plain)):
-        person = plain.persons[index]
-        matrix = plain.crop_transform(index)
+    for index, person in enumerate(data.train.persons):
+        matrix = data.train.crop_transform(index)  # the un-augmented crop
         labelled = person.keypoints[:, 2:] > 0
         xy = person.keypoints[:, :2].double() @ matrix[:, :2].T + matrix[:, 2]
         total += (xy.float() * labelled)
@@ -210,10 +214,16 @@ def mean_pose_baseline(data: PoseData) -> dict:
     return evaluate_keypoints(data.val_annotations, results)
 
 
+def _subset(size: Size) -> dict:
+    """The people limit as a config entry, only when there is one (so configs without it keep their hash)."""
+    return {} if size.max_people is None else {"max_people": size.max_people}
+
+
 def data_config(ctx: ChapterRun) -> dict:
     size = ctx.size
     return ctx.config(f"data-{ctx.profile}", dataset=size.dataset, train_images=size.train_images,
-                      val_images=size.val_images, image_size=list(size.image_size)) | {"seed": EMBEDDED_DATA_SEED}
+                      val_images=size.val_images, image_size=list(size.image_size),
+                      **_subset(size)) | {"seed": EMBEDDED_DATA_SEED}
 
 
 def data_difficulty(ctx: ChapterRun) -> dict:
@@ -235,7 +245,7 @@ def train_config(ctx: ChapterRun, backbone: str, decoder: str, seed: int) -> dic
     return ctx.config(f"train-{backbone}-{decoder}-s{seed}-{ctx.profile}", dataset=size.dataset,
                       train_images=size.train_images, val_images=size.val_images, model=name,
                       model_config=config_record(build_model(ctx, backbone, decoder).config), train=asdict(size.train),
-                      augment=asdict(size.augment)) | {"seed": seed}
+                      augment=asdict(size.augment), **_subset(size)) | {"seed": seed}
 
 
 def _train_one(ctx: ChapterRun, backbone: str, decoder: str, seed: int) -> dict:
@@ -293,10 +303,11 @@ def measure_costs(ctx: ChapterRun) -> dict:
 # ---- qualitative ----
 
 def qualitative_config(ctx: ChapterRun) -> dict:
-    fixture = _coco_mini(ctx)
+    """The same whether or not the coco-mini fixture is here (a stored record must load on any
+    machine); the record says whether it was found when it was computed."""
     return ctx.config(f"qualitative-{ctx.profile}", images=ctx.size.qualitative_images,
                       models={f"{b}-{d}": train_config(ctx, b, d, ctx.seed)["name"] for b in BACKBONES for d in DECODERS},
-                      coco_mini=None if fixture is None else _digest(fixture))
+                      coco_mini=f"{COCO_MINI} from the data root, when there")
 
 
 def _coco_mini(ctx: ChapterRun) -> Path | None:
@@ -342,19 +353,20 @@ def qualitative(ctx: ChapterRun) -> dict:
         annotations, image_dir = find_coco(fixture.parent, "val2017")
         coco = TopDownDataset(annotations, image_dir, image_size=ctx.size.image_size)
         scores = evaluate_pose(trained_model(ctx, "vit", "classic", ctx.seed), coco, annotations, device=ctx.device)
-        result["coco_mini"] = {"predictions": scores.pop("results"), "scores": scores, "people": len(coco)}
+        result["coco_mini"] = {"predictions": scores.pop("results"), "scores": scores, "people": len(coco),
+                               "fixture": _digest(fixture)}
     return result
 
 
 def run(profile: str = "smoke", *, seed: int = 0, device="auto", data_root=None, results_dir=None,
-        force: bool | set[str] = False, progress: bool = True) -> dict:
+        force: bool | set[str] = False, progress: bool = True, dry_run: bool = False) -> dict:
     """Measure the data's difficulty, train (or load) the backbone x decoder grid for every seed,
     measure the models' cost, and predict on held-out images.
 
     Returns {"data", "train": {(backbone, decoder, seed): record}, "cost", "qualitative", "claims"}.
     """
     ctx = context(profile, seed=seed, device=device, data_root=data_root, results_dir=results_dir, force=force,
-                  progress=progress)
+                  progress=progress, dry_run=dry_run)
     records = {"data": ctx.record("data", data_config(ctx), lambda: data_difficulty(ctx), uses_data=False),
                "train": {(b, d, s): _train_one(ctx, b, d, s) for s in seeds(ctx) for b in BACKBONES for d in DECODERS},
                "cost": ctx.record("cost", cost_config(ctx), lambda: measure_costs(ctx), uses_data=False),
@@ -419,6 +431,10 @@ def significant(values: list[float]) -> bool:
     return len(values) > 1 and mean > 0 and mean > 2 * error
 
 
+def _round(value: float) -> float | None:
+    return None if math.isnan(value) else round(value, 2)
+
+
 def _pm(values: list[float]) -> str:
     mean, error = mean_and_error(values)
     return f"{mean:.2f}" + ("" if math.isnan(error) else f" +- {error:.2f} (s.e., {len(values)} seeds)")
@@ -472,6 +488,14 @@ def claims(records: dict) -> list[Claim]:
                   for (b, d, _), r in records["train"].items() if (b, d) == ("vit", decoder)]
         first_eval[decoder] = 100 * statistics.mean(firsts)
     early_gap, final_gap = first_eval["classic"] - first_eval["simple"], vit_mean
+    per_epoch = {}
+    for (b, d, _), r in records["train"].items():
+        if b == "vit":
+            for e in r["result"]["history"]:
+                if "AP" in e:
+                    per_epoch.setdefault(e["epoch"], {}).setdefault(d, []).append(100 * e["AP"])
+    epoch_gaps = ", ".join(f"{epoch}: {statistics.mean(v['classic']) - statistics.mean(v['simple']):+.1f}"
+                           for epoch, v in sorted(per_epoch.items()) if {"classic", "simple"} <= set(v))
     curves = PAPER["curves"]
 
     costs = cost_table(records)
@@ -480,6 +504,7 @@ def claims(records: dict) -> list[Claim]:
               "backbone", paper_value=round(paper_gap["resnet"] - paper_gap["vit"], 1),
               our_value=round(statistics.mean(gaps["difference"]), 2),
               unit="AP points: (ResNet classic - simple) - (ViT classic - simple)",
+              spread=_round(mean_and_error(gaps["difference"])[1]), n=len(gaps["difference"]),
               verdict=("not_tested" if not vit_learned else "reproduced" if significant(gaps["difference"]) else
                        "partially" if statistics.mean(gaps["difference"]) > 0 else "not_reproduced"),
               profile=profile, evidence=f"{train_sources}; per-seed paired difference {_pm(gaps['difference'])}; "
@@ -489,12 +514,14 @@ def claims(records: dict) -> list[Claim]:
         Claim(id="cnn_needs_classic_decoder", claim="With a ResNet backbone the simple decoder loses much AP "
               f"({PAPER['gap_text']['value']['resnet']})", paper_value=paper_gap["resnet"],
               our_value=round(resnet_mean, 2), unit="AP points, classic - simple (ResNet)",
+              spread=_round(mean_and_error(gaps["resnet"])[1]), n=len(gaps["resnet"]),
               verdict="reproduced" if significant(gaps["resnet"]) else "not_reproduced", profile=profile,
               evidence=f"{train_sources}; ResNet gap {_pm(gaps['resnet'])}; rule: mean > 2 standard errors",
               paper_source=PAPER["gap_text"]["source"]),
         Claim(id="vit_simple_decoder_enough", claim="With a ViT backbone the simple decoder is about as good as the "
               f"classic one ({PAPER['gap_text']['value']['vit']})", paper_value=paper_gap["vit"],
               our_value=round(vit_mean, 2), unit="AP points, classic - simple (ViT)",
+              spread=_round(vit_error), n=len(gaps["vit"]),
               verdict=("not_tested" if not vit_learned else "reproduced" if vit_small else "not_reproduced"),
               profile=profile, evidence=f"{train_sources}; ViT gap {_pm(gaps['vit'])}; rule: |gap| <= max(1 AP point, "
               "2 standard errors)" + learned_text,
@@ -515,7 +542,8 @@ def claims(records: dict) -> list[Claim]:
               unit="AP points, classic - simple (ViT, mean over seeds)",
               verdict=("not_tested" if not vit_learned else
                        "reproduced" if early_gap > final_gap and early_gap > 0 else "not_reproduced"), profile=profile,
-              evidence=f"{train_sources}; rule: the first evaluation's gap is positive and larger than the final gap",
+              evidence=f"{train_sources}; rule: the first evaluation's gap is positive and larger than the final gap; "
+              f"ViT gap (classic - simple, mean over seeds) after each epoch: {epoch_gaps}",
               paper_source=curves["source"]),
         Claim(id="data_not_trivial", claim="(this book) The embedded pose data is not solved by ignoring the image",
               paper_value=None, our_value=round(baseline, 2), unit="AP of the mean-pose baseline (x100)",

@@ -25,6 +25,12 @@ def provenance(record: dict) -> str:
     code = f"code {revision}" + (f" with uncommitted changes to {', '.join(dirty)}" if dirty else "")
     text = (f"Profile {config.get('profile', '?')}; data: {data_text}; seed {config.get('seed')}; hardware: {hardware}; "
             f"torch {prov['torch']}; {code}; computed {prov['started_at']} in {minutes:.1f} min.")
+    if config.get("dry_run"):
+        from ..experiments.common import DRY_RUN_NOTE
+
+        text = f"**{DRY_RUN_NOTE}.** " + text
+    if record.get("data_note"):
+        text += f" **Data differs:** {relative_to_data_root(record['data_note'], None).replace('<data root>', '(data root)')}."
     changed = stale_files(record)
     if changed:
         text += (f" **Computed with older code** (changed since: {', '.join(changed)}); "

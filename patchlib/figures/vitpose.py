@@ -34,13 +34,15 @@ def ablation_figure(table):
                            label=decoder, alpha=0.85)
         ax_ours.bar_label(bars, fmt="%.1f", fontsize=8, padding=6)
     ax_paper.set(xticks=range(len(paper_rows)), xticklabels=paper_rows, ylabel="COCO val AP",
-                 title="Paper (Table 2): COCO, 256x192", ylim=(0, 85))
+                 title="Paper (Table 2): COCO, 256x192", ylim=(0, 95))
     ours = table.iloc[0]
     ax_ours.set(xticks=range(len(BACKBONES)), xticklabels=[f"{BACKBONE_LABELS[b]}\n({table.set_index('backbone').loc[BACKBONE_LABELS[b], 'model'].iloc[0]})"
                                                             for b in BACKBONES],
                 ylabel="val AP (x100, OKS)", title=f"Ours: same recipe and budget, {int(ours['seeds'])} seeds")
-    ax_paper.legend(title="decoder", fontsize=8)
-    ax_ours.legend(title="decoder", fontsize=8)
+    top = max(1.0, float(np.nanmax(table["AP"] + np.nan_to_num(table["AP sd"]))))
+    ax_ours.set_ylim(0, top * 1.25)
+    for ax in (ax_paper, ax_ours):
+        ax.legend(title="decoder", fontsize=8, loc="upper center", ncol=2)
     fig.tight_layout()
     return fig
 
@@ -84,9 +86,13 @@ def _images_by_id(annotations: Path) -> dict[int, str]:
     return {image["id"]: image["file_name"] for image in json.loads(Path(annotations).read_text())["images"]}
 
 
-def qualitative_figure(record: dict, val_annotations: Path, val_images: Path, models=("vit-classic", "resnet-simple")):
-    """Held-out images with each listed model's predicted skeletons (coloured) over the ground
-    truth (white)."""
+SHOWN_SCORE = 0.05  # predicted keypoints whose heatmap peak is below this are not drawn
+
+
+def qualitative_figure(record: dict, val_annotations: Path, val_images: Path,
+                       models=("vit-classic", "vit-simple", "resnet-classic", "resnet-simple")):
+    """Held-out images with each listed model's predicted skeletons (coloured; keypoints whose
+    heatmap peak is below SHOWN_SCORE left out) over the ground truth (white)."""
     result = record["result"]
     files = _images_by_id(val_annotations)
     truth = {}
@@ -98,12 +104,15 @@ def qualitative_figure(record: dict, val_annotations: Path, val_images: Path, mo
         backbone, decoder = model.split("-")
         for col, image_id in enumerate(images):
             ax = axes[row, col]
-            ax.imshow(Image.open(Path(val_images) / files[image_id]).convert("RGB"))
+            image = Image.open(Path(val_images) / files[image_id]).convert("RGB")
+            ax.imshow(image)
             for keypoints in truth.get(image_id, []):
                 draw_skeleton(ax, keypoints, colour="white", threshold=0, linewidth=2.5)
             for prediction in result["predictions"][model]:
                 if prediction["image_id"] == image_id:
-                    draw_skeleton(ax, prediction["keypoints"], colour=DECODER_COLOURS[decoder])
+                    draw_skeleton(ax, prediction["keypoints"], colour=DECODER_COLOURS[decoder], threshold=SHOWN_SCORE)
+            ax.set_xlim(-0.5, image.width - 0.5)
+            ax.set_ylim(image.height - 0.5, -0.5)
             ax.set_xticks([])
             ax.set_yticks([])
             if col == 0:
@@ -124,9 +133,12 @@ def coco_mini_figure(record: dict, annotations: Path, image_dir: Path, count: in
     shown = sorted(by_image, key=lambda i: -len(by_image[i]))[:count]
     fig, axes = plt.subplots(1, len(shown), figsize=(3 * len(shown), 3), squeeze=False)
     for ax, image_id in zip(axes[0], shown):
-        ax.imshow(Image.open(Path(image_dir) / files[image_id]).convert("RGB"))
+        image = Image.open(Path(image_dir) / files[image_id]).convert("RGB")
+        ax.imshow(image)
         for prediction in by_image[image_id]:
-            draw_skeleton(ax, prediction["keypoints"], colour="C3")
+            draw_skeleton(ax, prediction["keypoints"], colour="C3", threshold=SHOWN_SCORE)
+        ax.set_xlim(-0.5, image.width - 0.5)
+        ax.set_ylim(image.height - 0.5, -0.5)
         ax.set_xticks([])
         ax.set_yticks([])
     fig.suptitle(f"OUT OF DOMAIN: real COCO val2017 images (coco-mini fixture), predictions of our ViT + classic "
