@@ -21,6 +21,8 @@ from .claims import VERDICTS, Claim, _fmt, format_ours, load_claims
 from .results import default_results_dir
 
 CHAPTERS = ("vit", "flexivit", "evit", "convmixer", "mobilevit", "vitpose")
+SHORT_NAMES = {"vit": "ViT", "flexivit": "FlexiViT", "evit": "EViT", "convmixer": "ConvMixer", "mobilevit": "MobileViT",
+               "vitpose": "ViTPose"}
 CLAIMS_ANCHOR = "paper-vs-ours"  # the section of a chapter page that holds its claims table
 
 
@@ -101,7 +103,8 @@ def render(chapters: list[ChapterClaims]) -> str:
     rows = []
     for c in chapters:
         for claim in c.claims:
-            cells = [f'<a href="chapters/{c.chapter}.html#{CLAIMS_ANCHOR}">{html.escape(c.title)}</a>',
+            cells = [f'<a href="chapters/{c.chapter}.html#{CLAIMS_ANCHOR}" title="{html.escape(c.title)}">'
+                     f'{SHORT_NAMES.get(c.chapter, c.chapter)}</a>',
                      html.escape(claim.claim),
                      html.escape(_fmt(claim.paper_value)) + (f'<br><small>{html.escape(claim.paper_source)}</small>'
                                                               if claim.paper_source else ""),

@@ -347,7 +347,7 @@ def qualitative(ctx: ChapterRun) -> dict:
             indices, points, scores = predict(model, subset, device=ctx.device)
             predictions[f"{backbone}-{decoder}"] = data.val.to_results([shown[i] for i in indices.tolist()], points,
                                                                        scores)
-    result = {"images": shown_images, "predictions": predictions, "coco_mini": None}
+    result = {"images": shown_images, "predictions": predictions, "coco_mini": None, "data": data.identity}
     fixture = _coco_mini(ctx)
     if fixture is not None:
         annotations, image_dir = find_coco(fixture.parent, "val2017")

@@ -40,9 +40,9 @@ def ablation_figure(table):
                                                             for b in BACKBONES],
                 ylabel="val AP (x100, OKS)", title=f"Ours: same recipe and budget, {int(ours['seeds'])} seeds")
     top = max(1.0, float(np.nanmax(table["AP"] + np.nan_to_num(table["AP sd"]))))
-    ax_ours.set_ylim(0, top * 1.25)
-    for ax in (ax_paper, ax_ours):
-        ax.legend(title="decoder", fontsize=8, loc="upper center", ncol=2)
+    ax_ours.set_ylim(0, top * 1.45)
+    ax_paper.legend(title="decoder", fontsize=8, loc="upper center", ncol=2)
+    ax_ours.legend(title="decoder", fontsize=8, loc="upper left", ncol=2)
     fig.tight_layout()
     return fig
 
