@@ -137,3 +137,35 @@ def test_the_gap_rule_needs_the_difference_to_clear_the_seed_noise():
                           | {("vit", "classic", s): 0.30 for s in range(3)} | {("vit", "simple", s): 0.30 for s in range(3)})
     assert not chapter.significant(chapter.paired_gaps(noisy)["difference"])
     assert not chapter.significant([5.0])  # one seed can never clear the noise
+
+
+def test_pretrained_backbones_load_when_asked_and_only_then(tmp_path, monkeypatch):
+    """The paper's initialisation, behind an explicit option: a state dict of the book's ViT (head
+    dropped, position embeddings resized to the pose grid) or of a torchvision ResNet."""
+    import torchvision
+
+    ctx = chapter.context("smoke")
+    monkeypatch.delenv(chapter.INIT_ENV["vit"], raising=False)
+    monkeypatch.delenv(chapter.INIT_ENV["resnet"], raising=False)
+    plain = chapter.train_config(ctx, "vit", "classic", 0)
+    assert "init" not in plain  # no option: random init, and the configs of the committed results keep their hash
+    vit_config = replace(chapter.build_model(ctx, "vit", "classic").config.backbone, image_size=(64, 64), num_classes=10)
+    source = chapter.create_model("vit_micro").__class__(vit_config)  # a differently sized grid, with a head
+    torch.save(source.state_dict(), tmp_path / "vit.pt")
+    monkeypatch.setenv(chapter.INIT_ENV["vit"], str(tmp_path / "vit.pt"))
+    model = chapter.build_model(ctx, "vit", "classic", pretrained=True)
+    assert torch.equal(model.backbone.vit.blocks[0].mlp.fc1.weight, source.blocks[0].mlp.fc1.weight)
+    assert model.backbone.vit.pos_embed.shape[1] == 1 + 8 * 6
+    assert "sha256" in chapter.train_config(ctx, "vit", "classic", 0)["init"]
+    resnet = torchvision.models.resnet18(weights=None)
+    torch.save(resnet.state_dict(), tmp_path / "resnet.pt")
+    monkeypatch.setenv(chapter.INIT_ENV["resnet"], str(tmp_path / "resnet.pt"))
+    model = chapter.build_model(ctx, "resnet", "simple", pretrained=True)
+    assert torch.equal(model.backbone.stem[0].weight, resnet.conv1.weight)
+    assert torch.equal(model.backbone.stages[3][1].conv2.weight, resnet.layer4[1].conv2.weight)
+    monkeypatch.setenv(chapter.INIT_ENV["vit"], str(tmp_path / "missing.pt"))
+    with pytest.raises(FileNotFoundError, match="PATCHLIB_VITPOSE_VIT_INIT"):
+        chapter.build_model(ctx, "vit", "classic", pretrained=True)
+    monkeypatch.setenv(chapter.INIT_ENV["vit"], "imagenet")
+    with pytest.raises(ValueError, match="only the ResNet"):
+        chapter.build_model(ctx, "vit", "classic", pretrained=True)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
 import statistics
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -120,7 +121,8 @@ SIZES = {
                 cost_models=_paper_models, cost_protocol=ThroughputProtocol(batch_size=4, warmup=1, repeats=2, rounds=1)),
     # The paper's setting (Table 1, §4.1): COCO train2017 -> val2017 at 256x192, ViTPose-B against
     # SimpleBaseline ResNet-50, 210 epochs, AdamW 5e-4, weight decay 0.1, layer-wise decay 0.75,
-    # step decay at 170 and 200 (ground-truth boxes at evaluation: see the deviations).
+    # step decay at 170 and 200 (ground-truth boxes at evaluation: see the deviations). Backbones
+    # start from random weights unless INIT_ENV names pretrained ones (the paper: MAE / ImageNet).
     "gpu": Size(dataset="coco", image_size=(256, 192),
                 backbones={"vit": ("vitpose_b", {}), "resnet": ("simplebaseline_res50", {})}, seeds=1,
                 train=PoseTrainConfig(epochs=210, batch_size=512, lr=5e-4, weight_decay=0.1, layer_decay=0.75,
@@ -234,9 +236,80 @@ def data_difficulty(ctx: ChapterRun) -> dict:
 
 # ---- training ----
 
-def build_model(ctx: ChapterRun, backbone: str, decoder: str):
+# Pretrained backbones, an explicit option (the paper starts from MAE-pretrained ViTs and
+# ImageNet-pretrained ResNets; no profile downloads or assumes weights): an environment variable
+# per backbone names a file holding a state dict of the book's backbone module (the ViT chapter's
+# `VisionTransformer`, or torchvision's ResNet with its own key names), or for the ResNet
+# "imagenet", torchvision's IMAGENET1K_V1 weights (downloaded by torchvision where it can).
+INIT_ENV = {"vit": "PATCHLIB_VITPOSE_VIT_INIT", "resnet": "PATCHLIB_VITPOSE_RESNET_INIT"}
+
+
+def backbone_init(backbone: str) -> str | None:
+    """The pretrained weights asked for `backbone` (None: random initialisation, the default)."""
+    value = os.environ.get(INIT_ENV[backbone], "").strip()
+    if value and value != "imagenet" and not Path(value).expanduser().is_file():
+        raise FileNotFoundError(f"{INIT_ENV[backbone]}={value}: no such file; give a state-dict file"
+                                + (" or 'imagenet'" if backbone == "resnet" else "") + ", or unset it for random init")
+    if value == "imagenet" and backbone != "resnet":
+        raise ValueError(f"{INIT_ENV[backbone]}=imagenet: only the ResNet has torchvision ImageNet weights; give a "
+                         "state-dict file of the book's VisionTransformer (e.g. converted MAE weights)")
+    return value or None
+
+
+def _init_record(backbone: str) -> dict:
+    """The config entry of a pretrained initialisation (nothing when there is none: configs keep their hash)."""
+    source = backbone_init(backbone)
+    if source is None:
+        return {}
+    return {"init": source if source == "imagenet" else f"{Path(source).name} (sha256 {_digest(Path(source).expanduser())})"}
+
+
+def load_backbone_weights(model, backbone: str, source: str) -> None:
+    """Load pretrained weights into `model.backbone` (see INIT_ENV). Classification heads are
+    dropped; a ViT's position embeddings are resized to the pose grid (ViT §3.2). Any other
+    missing or unexpected key is an error naming it."""
+    if backbone == "resnet":
+        import torchvision
+
+        if source == "imagenet":
+            state = getattr(torchvision.models, f"resnet{model.config.backbone.depth}")(weights="IMAGENET1K_V1").state_dict()
+        else:
+            state = torch.load(Path(source).expanduser(), map_location="cpu", weights_only=True)
+        renamed = {}
+        for key, value in state.items():
+            head, _, rest = key.partition(".")
+            if head == "fc":
+                continue
+            if head in ("conv1", "bn1"):
+                renamed[f"stem.{0 if head == 'conv1' else 1}.{rest}"] = value
+            elif head.startswith("layer"):
+                renamed[f"stages.{int(head[5:]) - 1}.{rest}"] = value
+            else:
+                renamed[key] = value
+        target, state = model.backbone, renamed
+    else:
+        state = {k: v for k, v in torch.load(Path(source).expanduser(), map_location="cpu", weights_only=True).items()
+                 if not k.startswith("head.")}
+        target = model.backbone.vit
+        if "pos_embed" in state and state["pos_embed"].shape != target.pos_embed.shape:
+            from ..layers import resize_pos_embed
+
+            state["pos_embed"] = resize_pos_embed(state["pos_embed"], target.grid_size)
+    missing, unexpected = target.load_state_dict(state, strict=False)
+    missing = [k for k in missing if not k.startswith("head.")]
+    if missing or unexpected:
+        raise ValueError(f"pretrained {backbone} weights from {source} do not fit the backbone: missing "
+                         f"{missing[:5]}, unexpected {unexpected[:5]}")
+
+
+def build_model(ctx: ChapterRun, backbone: str, decoder: str, *, pretrained: bool = False):
+    """The profile's model; with `pretrained`, its backbone loaded as INIT_ENV asks (if it does)."""
     name, overrides = ctx.size.backbones[backbone]
-    return create_model(name, **overrides, decoder=decoder)
+    model = create_model(name, **overrides, decoder=decoder)
+    source = backbone_init(backbone) if pretrained else None
+    if source is not None:
+        load_backbone_weights(model, backbone, source)
+    return model
 
 
 def train_config(ctx: ChapterRun, backbone: str, decoder: str, seed: int) -> dict:
@@ -245,7 +318,7 @@ def train_config(ctx: ChapterRun, backbone: str, decoder: str, seed: int) -> dic
     return ctx.config(f"train-{backbone}-{decoder}-s{seed}-{ctx.profile}", dataset=size.dataset,
                       train_images=size.train_images, val_images=size.val_images, model=name,
                       model_config=config_record(build_model(ctx, backbone, decoder).config), train=asdict(size.train),
-                      augment=asdict(size.augment), **_subset(size)) | {"seed": seed}
+                      augment=asdict(size.augment), **_subset(size), **_init_record(backbone)) | {"seed": seed}
 
 
 def _train_one(ctx: ChapterRun, backbone: str, decoder: str, seed: int) -> dict:
@@ -254,7 +327,7 @@ def _train_one(ctx: ChapterRun, backbone: str, decoder: str, seed: int) -> dict:
     def compute() -> dict:
         data = load_pose_data(ctx, seed=seed)
         torch.manual_seed(seed)
-        model = build_model(ctx, backbone, decoder)
+        model = build_model(ctx, backbone, decoder, pretrained=True)
         trained = train_pose(model, data.train, data.val, data.val_annotations, ctx.size.train, seed=seed,
                              device=ctx.device, checkpoint=ctx.checkpoint(config), progress=ctx.progress)
         shape = (3, *ctx.size.image_size)
