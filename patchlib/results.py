@@ -56,8 +56,13 @@ def git_state(root: Path = REPO_ROOT) -> dict:
         return {"git_revision": "unknown", "dirty_files": []}
 
 
-def _file_digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+def file_digest(path: Path) -> str:
+    """Short SHA-256 (16 hex digits) of a file's bytes, read in chunks (data files can be large)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for chunk in iter(lambda: file.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()[:16]
 
 
 def code_fingerprint(files, root: Path | None = None) -> dict[str, str]:
@@ -68,7 +73,7 @@ def code_fingerprint(files, root: Path | None = None) -> dict[str, str]:
         path = root / name
         if not path.is_file():
             raise FileNotFoundError(f"code fingerprint: {path} does not exist (fix the chapter's CODE list)")
-        fingerprint[name] = _file_digest(path)
+        fingerprint[name] = file_digest(path)
     return fingerprint
 
 
@@ -85,7 +90,7 @@ def stale_files(record: dict, root: Path | None = None) -> list[str]:
         path = root / name
         if not path.is_file():
             changed.append(f"{name} (gone)")
-        elif _file_digest(path) != digest:
+        elif file_digest(path) != digest:
             changed.append(name)
     return changed
 

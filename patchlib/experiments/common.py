@@ -141,9 +141,10 @@ class ChapterRun:
             keep_checkpoint_with_its_data(self.checkpoint(config), identity["fingerprint"], progress=self.progress)
             return compute(data) | {"data": identity}
 
-        stored = result_path(config, self.results_dir).exists()
+        path = result_path(config, self.results_dir)
+        stored = path.exists()
         if stored and self.force == RECOMPUTE_STALE and not force:
-            force = bool(self.out_of_date(load_result(result_path(config, self.results_dir), config), uses_data))
+            force = self.out_of_date(load_result(path, config), uses_data)
         if not (force or self.forced(piece)):
             record = run_or_load(config, computed, code=self.code, results_dir=self.results_dir, device=self.device)
             note = self.data_note(record) if stored and uses_data else None
@@ -232,11 +233,12 @@ def keep_checkpoint_with_its_data(checkpoint: Path, fingerprint: str, *, progres
     """Checkpoints are tied to the data they were trained on: a note beside each names it. Before a
     run resumes, a checkpoint of other data is set aside (renamed, never resumed, never deleted)."""
     note = data_note_path(checkpoint)
-    if checkpoint.exists() and note.exists() and note.read_text().strip() != fingerprint:
-        aside = checkpoint.with_name(f"{checkpoint.stem}.data-{note.read_text().strip()}{checkpoint.suffix}")
+    trained_on = note.read_text().strip() if note.exists() else None
+    if checkpoint.exists() and trained_on not in (None, fingerprint):
+        aside = checkpoint.with_name(f"{checkpoint.stem}.data-{trained_on}{checkpoint.suffix}")
         os.replace(checkpoint, aside)
         if progress:
-            print(f"{checkpoint.name} was trained on other data ({note.read_text().strip()}, not {fingerprint}): "
+            print(f"{checkpoint.name} was trained on other data ({trained_on}, not {fingerprint}): "
                   f"set aside as {aside.name}; training starts from scratch", flush=True)
     note.parent.mkdir(parents=True, exist_ok=True)
     note.write_text(fingerprint + "\n")
@@ -254,7 +256,7 @@ def dry_run_size(size, overrides: Mapping):
     """`size` shrunk for a dry run: training configs to one epoch of small batches, throughput
     protocols to one timed pass of 2 images, image counts (`n_*` fields, None meaning all) to
     DRY_RUN_IMAGES; then the chapter's `overrides`."""
-    from dataclasses import fields, is_dataclass, replace
+    from dataclasses import fields, replace
 
     from ..measure import ThroughputProtocol
     from ..pose.train import PoseTrainConfig
@@ -272,11 +274,10 @@ def dry_run_size(size, overrides: Mapping):
         elif f.name.startswith("n_") or f.name.endswith("_n_train"):
             changes[f.name] = DRY_RUN_IMAGES if value is None else min(value, DRY_RUN_IMAGES)
         elif f.name.endswith("_epochs") and isinstance(value, int) and not isinstance(value, bool):
-            changes[f.name] = 1
+            changes[f.name] = min(value, 1)  # 0 (a stage switched off) stays off
     unknown = set(overrides) - {f.name for f in fields(size)}
     if unknown:
         raise ValueError(f"DRY_RUN overrides name no field of the chapter's Size: {sorted(unknown)}")
-    assert is_dataclass(size)
     return replace(size, **(changes | dict(overrides)))
 
 

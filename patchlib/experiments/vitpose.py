@@ -18,7 +18,6 @@ train2017/val2017 from the data root.
 """
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 import statistics
@@ -35,6 +34,7 @@ from ..pose.data import PoseAugment, TopDownDataset, find_coco
 from ..pose.evaluate import evaluate_keypoints
 from ..pose.synthetic import describe, people_dataset
 from ..pose.train import PoseTrainConfig, evaluate_pose, predict, train_pose
+from ..results import file_digest
 from .common import CORE_CODE, EMBEDDED_DATA_SEED, ChapterRun, check_checkpoint, record_source
 
 CHAPTER = "vitpose"
@@ -149,14 +149,6 @@ class PoseData:
     identity: dict                        # the record's provenance of the data (no absolute paths)
 
 
-def _digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        for chunk in iter(lambda: file.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()[:16]
-
-
 def annotation_files(ctx: ChapterRun) -> dict[str, tuple[Path, Path]]:
     """{"train", "val"}: (annotations json, image folder) of the profile's data, generated (with
     a progress bar) the first time for the synthetic profiles."""
@@ -195,7 +187,7 @@ def load_pose_data(ctx: ChapterRun, *, seed: int | None = None) -> PoseData:
     source = ("patchlib.pose.synthetic (procedural people, COCO keypoint format, generated from seed "
               f"{EMBEDDED_DATA_SEED})" if size.dataset != "coco" else "COCO 2017 person keypoints from <data root>")
     identity = {"name": size.dataset, "source": source,
-                "fingerprint": f"{_digest(files['train'][0])}-{_digest(files['val'][0])}",
+                "fingerprint": f"{file_digest(files['train'][0])}-{file_digest(files['val'][0])}",
                 "n_train": len(train), "n_test": len(val)}
     return PoseData(train, val, files["val"][0], identity)
 
@@ -261,7 +253,7 @@ def _init_record(backbone: str) -> dict:
     source = backbone_init(backbone)
     if source is None:
         return {}
-    return {"init": source if source == "imagenet" else f"{Path(source).name} (sha256 {_digest(Path(source).expanduser())})"}
+    return {"init": source if source == "imagenet" else f"{Path(source).name} (sha256 {file_digest(Path(source).expanduser())})"}
 
 
 def load_backbone_weights(model, backbone: str, source: str) -> None:
@@ -427,7 +419,7 @@ def qualitative(ctx: ChapterRun) -> dict:
         coco = TopDownDataset(annotations, image_dir, image_size=ctx.size.image_size)
         scores = evaluate_pose(trained_model(ctx, "vit", "classic", ctx.seed), coco, annotations, device=ctx.device)
         result["coco_mini"] = {"predictions": scores.pop("results"), "scores": scores, "people": len(coco),
-                               "fixture": _digest(fixture)}
+                               "fixture": file_digest(fixture)}
     return result
 
 
