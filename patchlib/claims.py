@@ -11,6 +11,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from . import distributed
 from .results import default_results_dir, write_json_atomic
 
 VERDICTS = ("reproduced", "partially", "not_reproduced", "not_tested")
@@ -52,7 +53,9 @@ def write_claims(chapter: str, claims: list[Claim], *, results_dir: Path | None 
     ids = [c.id for c in claims]
     if len(set(ids)) != len(ids):
         raise ValueError(f"claim ids must be unique: {ids}")
-    write_json_atomic(path, [asdict(c) for c in claims])
+    with distributed.main_writes() as writer:  # under torchrun, rank 0 writes
+        if writer:
+            write_json_atomic(path, [asdict(c) for c in claims])
     return path
 
 

@@ -28,6 +28,8 @@ from typing import Any, Callable
 
 import torch
 
+from . import distributed
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SCHEMA_VERSION = 2            # 2: provenance holds "code" (file hashes) and "dirty_files"
 READABLE_SCHEMAS = (1, 2)     # schema-1 records (no code fingerprint) are read, and reported stale
@@ -214,9 +216,13 @@ def run_or_load(config: dict, compute: Callable[[], dict], *, code=(), results_d
         "seed": config.get("seed"),
         "data": result.pop("data", None),
     }
+    if distributed.world_size() > 1:
+        provenance["processes"] = distributed.world_size()  # torchrun: data-parallel over this many ranks
     record = {"schema": SCHEMA_VERSION, "config_hash": config_hash(config), "config": config,
               "provenance": provenance, "result": result}
-    write_json_atomic(path, record)
+    with distributed.main_writes() as writer:  # under torchrun, rank 0 writes
+        if writer:
+            write_json_atomic(path, record)
     return record
 
 

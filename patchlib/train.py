@@ -7,6 +7,9 @@ evaluation and a checkpoint after every epoch, and exact resumption after an int
 Determinism: the data order and augmentation of epoch `e` are drawn from a generator seeded
 with (seed, e), so a run resumed from the checkpoint of epoch `e - 1` sees exactly the batches
 an uninterrupted run would have seen, and on CPU reaches bit-identical weights.
+
+Several processes (`torchrun --nproc_per_node=N`): each rank trains on its slice of every global
+batch, with DistributedDataParallel; see `patchlib.distributed` for what is shared and what not.
 """
 from __future__ import annotations
 
@@ -22,6 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+from . import distributed
 from .data import DataSplits, ImageData, iterate_batches, normalize
 from .data.augment import rand_augment, random_crop_flip
 from .runtime import autocast, resolve_device
@@ -109,23 +113,90 @@ def lr_factor(step: int, total_steps: int, warmup_steps: int, schedule: str) -> 
 @torch.no_grad()
 def evaluate(model: nn.Module, data: ImageData, *, mean, std, device: torch.device,
              batch_size: int = 512, precision: str = "auto") -> dict:
-    """Top-1 accuracy (%) and mean cross-entropy on `data`."""
+    """Top-1 accuracy (%) and mean cross-entropy on `data` (split over the ranks of a multi-process run)."""
     model.eval()
     loss_sum, correct = 0.0, 0
-    for images, labels in iterate_batches(data, batch_size, shuffle=False):
-        images, labels = normalize(images.to(device), mean, std), labels.to(device)
+    part = distributed.split_evenly(len(data))
+    for start in range(part.start, part.stop, batch_size):
+        stop = min(start + batch_size, part.stop)
+        images, labels = normalize(data.images[start:stop].to(device), mean, std), data.labels[start:stop].to(device)
         with autocast(device, precision):
             logits = model(images)
         loss_sum += F.cross_entropy(logits.float(), labels, reduction="sum").item()
         correct += (logits.argmax(dim=1) == labels).sum().item()
+    loss_sum, correct = distributed.sum_over_ranks(loss_sum, correct)
     return {"loss": loss_sum / len(data), "acc": 100.0 * correct / len(data)}
 
 
-def _save_checkpoint(path: Path, state: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+def save_checkpoint(path: Path, state: dict) -> None:
+    """Write a training checkpoint atomically (a temporary file, then a rename), from rank 0 only;
+    every rank waits until it is written."""
+    if distributed.is_main():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        torch.save(state, tmp)
+        os.replace(tmp, path)
+    distributed.barrier()
+
+
+def checkpoint_state(config, model: nn.Module, optimizer, scheduler, history: list, train_time: float) -> dict:
+    """What a checkpoint holds: enough to resume exactly (`resume`)."""
+    return {"config": asdict(config), "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(), "history": history, "epoch": len(history), "train_time_s": train_time}
+
+
+def resume(checkpoint: Path | None, config, model: nn.Module, optimizer, scheduler,
+           device: torch.device) -> tuple[list, int, float]:
+    """(history, first epoch to train, training seconds so far): from `checkpoint` when it exists
+    (it must have been written with the same config), else a fresh start."""
+    if checkpoint is None or not checkpoint.exists():
+        return [], 0, 0.0
+    state = torch.load(checkpoint, map_location=device, weights_only=False)
+    if state["config"] != asdict(config):
+        raise ValueError(f"checkpoint {checkpoint} was written by a different training config; delete it to "
+                         "train from scratch")
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    return state["history"], state["epoch"], state["train_time_s"]
+
+
+def optimisation_step(loss: torch.Tensor, model: nn.Module, optimizer, scheduler, grad_clip: float | None) -> None:
+    """Backward, gradient clipping (global norm), optimiser and schedule steps."""
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if grad_clip is not None:
+        nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+    optimizer.step()
+    scheduler.step()
+
+
+class TimeEstimate:
+    """Prints once how long this call's training will take on this device, from the time of its
+    first steps (the very first step, which includes one-off set-up, is not counted)."""
+
+    def __init__(self, epochs: int, steps_per_epoch: int, *, timed_steps: int = 3, enabled: bool = True):
+        self.epochs, self.steps_per_epoch, self.timed_steps = epochs, steps_per_epoch, timed_steps
+        self.done, self.count, self.tic = not enabled, 0, 0.0
+
+    def step_done(self) -> None:
+        if self.done:
+            return
+        self.count += 1
+        if self.count == 1:
+            self.tic = time.perf_counter()
+        elif self.count == self.timed_steps + 1 or self.count == self.epochs * self.steps_per_epoch:
+            self.done = True
+            per_step = (time.perf_counter() - self.tic) / (self.count - 1)
+            tqdm.write(f"estimated training time here: {_duration(per_step * self.epochs * self.steps_per_epoch)} "
+                       f"({self.epochs} epoch(s) of {self.steps_per_epoch} steps at {per_step:.3g} s per step, "
+                       f"timed over steps 2-{self.count}; evaluation not included)")
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.0f} min" if seconds < 2 * 3600 else f"{seconds / 3600:.1f} h"
 
 
 def train(model: nn.Module, data: DataSplits, config: TrainConfig, *, seed: int,
@@ -152,6 +223,7 @@ def train(model: nn.Module, data: DataSplits, config: TrainConfig, *, seed: int,
         raise ValueError(f"batch size {config.batch_size} exceeds the {len(data.train)} training images")
     total_steps = steps_per_epoch * config.epochs
     warmup_steps = round(config.warmup_epochs * steps_per_epoch)
+    my_part = distributed.shard(config.batch_size)  # the whole batch in a single process
 
     decay, no_decay = [], []
     for name, param in model.named_parameters():
@@ -160,24 +232,22 @@ def train(model: nn.Module, data: DataSplits, config: TrainConfig, *, seed: int,
                                    {"params": no_decay, "weight_decay": 0.0}], lr=config.lr)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: lr_factor(step, total_steps, warmup_steps, config.schedule))
-
-    history, start_epoch, train_time = [], 0, 0.0
     checkpoint = Path(checkpoint) if checkpoint is not None else None
-    if checkpoint is not None and checkpoint.exists():
-        state = torch.load(checkpoint, map_location=device, weights_only=False)
-        if state["config"] != asdict(config):
-            raise ValueError(f"checkpoint {checkpoint} was written by a different training config")
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        history, start_epoch, train_time = state["history"], state["epoch"], state["train_time_s"]
+    history, start_epoch, train_time = resume(checkpoint, config, model, optimizer, scheduler, device)
+    trained = distributed.wrap(model, device)
 
+    progress = progress and distributed.is_main()
     criterion = loss_fn or (lambda m, x, y: _cross_entropy_step(m, x, y, config.label_smoothing))
     end_epoch = config.epochs if stop_after_epochs is None else min(config.epochs, start_epoch + stop_after_epochs)
+    estimate = TimeEstimate(end_epoch - start_epoch, steps_per_epoch, enabled=progress)
     for epoch in range(start_epoch, end_epoch):
-        generator = torch.Generator().manual_seed(seed * 100_003 + epoch)
-        torch.manual_seed(seed * 100_003 + epoch)  # for ops that use the global RNG (RandAugment)
-        model.train()
+        epoch_seed = seed * 100_003 + epoch
+        generator = torch.Generator().manual_seed(epoch_seed)  # the data order: the same on every rank
+        # augmentation: rank 0 draws from the order's generator, as a single process does; other ranks their own
+        augment_generator = generator if distributed.is_main() else torch.Generator().manual_seed(
+            distributed.rank_seed(epoch_seed))
+        torch.manual_seed(distributed.rank_seed(epoch_seed))  # for ops that use the global RNG (RandAugment)
+        trained.train()
         tic, loss_sum, correct, seen = time.perf_counter(), 0.0, 0, 0
         batches = iterate_batches(data.train, config.batch_size, shuffle=True, generator=generator, drop_last=True)
         bar = tqdm(batches, total=steps_per_epoch, desc=f"epoch {epoch + 1}/{config.epochs}",
@@ -185,20 +255,17 @@ def train(model: nn.Module, data: DataSplits, config: TrainConfig, *, seed: int,
         for batch_index, (images, labels) in enumerate(bar):
             if step_hook is not None:
                 step_hook(epoch * steps_per_epoch + batch_index, total_steps)
-            images = _augment(images, config.augment, generator)
-            images, labels = normalize(images.to(device), mean, std), labels.to(device)
+            images = _augment(images[my_part], config.augment, augment_generator)
+            images, labels = normalize(images.to(device), mean, std), labels[my_part].to(device)
             with autocast(device, config.precision):
-                loss, logits = criterion(model, images, labels)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if config.grad_clip is not None:
-                nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-            optimizer.step()
-            scheduler.step()
+                loss, logits = criterion(trained, images, labels)
+            optimisation_step(loss, trained, optimizer, scheduler, config.grad_clip)
             loss_sum += loss.item() * len(labels)
             correct += (logits.argmax(dim=1) == labels).sum().item()
             seen += len(labels)
             bar.set_postfix(loss=f"{loss_sum / seen:.3f}", acc=f"{100 * correct / seen:.1f}")
+            estimate.step_done()
+        loss_sum, correct, seen = distributed.sum_over_ranks(loss_sum, correct, seen)
         epoch_time = time.perf_counter() - tic
         train_time += epoch_time
         test = evaluate(model, data.test, mean=mean, std=std, device=device,
@@ -210,9 +277,7 @@ def train(model: nn.Module, data: DataSplits, config: TrainConfig, *, seed: int,
             tqdm.write(f"epoch {epoch + 1}/{config.epochs}: train loss {loss_sum / seen:.3f}, "
                        f"test acc {test['acc']:.2f}% ({seen / epoch_time:.0f} img/s)")
         if checkpoint is not None:
-            _save_checkpoint(checkpoint, {"config": asdict(config), "model": model.state_dict(),
-                                          "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                                          "history": history, "epoch": epoch + 1, "train_time_s": train_time})
+            save_checkpoint(checkpoint, checkpoint_state(config, model, optimizer, scheduler, history, train_time))
     return {"history": history, "final": {k: history[-1][k] for k in ("test_loss", "test_acc")} if history else None,
             "mean": mean, "std": std, "train_time_s": train_time, "completed": len(history) == config.epochs}
 

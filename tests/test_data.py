@@ -341,3 +341,65 @@ def test_iterate_batches_covers_the_data_once_and_is_seeded():
     assert len(list(iterate_batches(data, 16, shuffle=False, drop_last=True))) == 3
     first_images, first_labels = next(iterate_batches(data, 16, shuffle=False))
     assert torch.equal(first_images, data.images[:16]) and torch.equal(first_labels, data.labels[:16])
+
+
+# ----------------------------------------------------------------------------------------------
+# Damaged CIFAR-10 files: the error names the file and the fix, and nothing is cached
+
+
+def truncate(path: Path) -> Path:
+    path.write_bytes(path.read_bytes()[:path.stat().st_size // 2])
+    return path
+
+
+def load_damaged(tmp_path: Path, data_root: Path, *names: Path | str) -> str:
+    """The DataFileError message of loading CIFAR-10 from a damaged copy, checked to contain each of
+    `names` and the fix; also checks that nothing was cached."""
+    with pytest.raises(cifar.DataFileError) as error:
+        load_dataset("cifar10", data_root=data_root)
+    message = str(error.value)
+    for name in names:
+        assert str(name) in message
+    assert "delete" in message and "download" in message
+    assert not list((tmp_path / "cache").glob("*"))
+    return message
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbage"])
+def test_cifar10_damaged_archive_names_it_and_the_fix(tmp_path, pixels, damage):
+    archive = pickle_archive(tmp_path / "data", pixels) / "cifar-10-python.tar.gz"
+    if damage == "truncated":
+        truncate(archive)
+    else:
+        archive.write_bytes(b"not a tar.gz archive" * 100)
+    message = load_damaged(tmp_path, tmp_path / "data", f"delete {archive} ")
+    assert message.startswith(f"{archive}: is truncated or not a valid tar/tar.gz archive")
+
+
+def test_cifar10_garbage_image_in_folder_names_the_file_and_the_fix(tmp_path, pixels):
+    tree = write_image_folder(tmp_path / "data" / "cifar10", pixels, suffix=".jpg")
+    image = sorted((tree / "train" / "cat").glob("*.jpg"))[0]
+    image.write_bytes(b"not an image")
+    message = load_damaged(tmp_path, tmp_path / "data", f"delete the CIFAR-10 files in {tree} ")
+    assert message.startswith(f"{image}: is truncated or not a readable image")
+
+
+def test_cifar10_truncated_image_in_archive_names_archive_and_member(tmp_path, pixels):
+    tree = write_image_folder(tmp_path / "unpacked" / "cifar10", pixels)
+    image = truncate(sorted((tree / "test" / "dog").glob("*.png"))[0])
+    archive = make_tar_gz(tree, tmp_path / "cifar10-png.tar.gz")
+    message = load_damaged(tmp_path, archive, f"delete {archive} ")
+    assert message.startswith(f"{archive} (member test/dog/{image.name}): is truncated or not a readable image")
+
+
+@pytest.mark.parametrize("layout", ["folder", "archive"])
+def test_cifar10_truncated_pickle_batch_names_it_and_the_fix(tmp_path, pixels, layout):
+    folder = write_pickle_folder(tmp_path / "data", pixels)
+    truncate(folder / "data_batch_3")
+    if layout == "folder":
+        copy, where, remove = folder, folder / "data_batch_3", f"the CIFAR-10 files in {folder}"
+    else:
+        copy = remove = make_tar_gz(folder, tmp_path / "cifar-10-python.tar.gz")
+        where = f"{copy} (member data_batch_3)"
+    message = load_damaged(tmp_path, copy, f"delete {remove} ")
+    assert message.startswith(f"{where}: is truncated or not a CIFAR-10 pickle batch")

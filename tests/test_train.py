@@ -77,3 +77,13 @@ def test_channel_stats_and_evaluate(tiny_data):
     torch.testing.assert_close(torch.tensor(std, dtype=torch.float64), x.std(dim=(0, 2, 3), unbiased=False))
     metrics = evaluate(tiny_model(), tiny_data.test, mean=mean, std=std, device=torch.device("cpu"))
     assert 0 <= metrics["acc"] <= 100 and metrics["loss"] > 0
+
+
+def test_a_run_prints_its_estimated_time_once_after_its_first_steps(tiny_data, capsys):
+    """Issue 10 §2: the estimate comes from timed steps (the first, with its set-up, not counted)."""
+    train(tiny_model(), tiny_data, CONFIG, seed=1, progress=True)
+    lines = [line for line in capsys.readouterr().out.splitlines() if "estimated training time" in line]
+    assert len(lines) == 1, lines
+    assert "3 epoch(s) of 4 steps" in lines[0] and "timed over steps 2-4" in lines[0]
+    train(tiny_model(), tiny_data, CONFIG, seed=1, progress=False)
+    assert "estimated" not in capsys.readouterr().out

@@ -16,13 +16,16 @@ and the same label ids.
 """
 from __future__ import annotations
 
+import gzip
 import io
 import os
 import pickle
 import tarfile
 import warnings
+import zlib
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
@@ -57,6 +60,34 @@ HOW_TO_GET_DATA = (
 
 class DataNotFoundError(FileNotFoundError):
     """The requested real dataset is not on disk. The message lists where we looked."""
+
+
+class DataFileError(ValueError):
+    """A file of the CIFAR-10 copy is damaged (truncated or corrupt). The message names the file
+    and the fix: delete the copy and get CIFAR-10 again."""
+
+
+# What each reader raises on damaged bytes.
+ARCHIVE_ERRORS = (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile)
+PICKLE_ERRORS = (pickle.UnpicklingError, EOFError, ValueError, KeyError, TypeError, IndexError)
+IMAGE_ERRORS = (RuntimeError, OSError, ValueError)  # torchvision.io, PIL (UnidentifiedImageError is an OSError)
+
+
+@contextmanager
+def _damaged_file(copy: Path, problem: str, errors: tuple[type[Exception], ...], member: str | None = None):
+    """Re-raise `errors` from the block as a DataFileError naming `copy` (the folder or archive
+    holding CIFAR-10) and its `member`, and saying how to replace the copy."""
+    try:
+        yield
+    except errors as error:
+        if copy.is_dir():  # not "delete the folder": it may be the data root itself
+            where, remove = (copy / member if member else copy), f"the CIFAR-10 files in {copy}"
+        else:
+            where, remove = (f"{copy} (member {member})" if member else copy), copy
+        raise DataFileError(
+            f"{where}: {problem} ({type(error).__name__}: {error}); delete {remove} and download CIFAR-10 again "
+            f"(`make reproduce PROFILE=cpu` rebuilds the book from the committed results without it). "
+            f"{HOW_TO_GET_DATA}") from error
 
 
 # ----------------------------------------------------------------------------------------------
@@ -158,11 +189,12 @@ def load_cifar10(data_root: str | Path | None = None, *, download: bool = False)
 
 
 def read_cifar10(source: CifarSource) -> DataSplits:
-    """Decode CIFAR-10 from `source` (no cache)."""
+    """Decode CIFAR-10 from `source` (no cache). Raises DataFileError on a damaged file."""
     if source.kind == "pickle-folder":
-        return _splits_from_pickles(lambda name: open(source.path / name, "rb"), f"folder {source.path}")
+        return _splits_from_pickles(lambda name: open(source.path / name, "rb"), f"folder {source.path}",
+                                    source.path)
     if source.kind == "image-folder":
-        return _splits_from_images(_folder_images(source.path), f"ImageFolder tree {source.path}")
+        return _splits_from_images(_folder_images(source.path), f"ImageFolder tree {source.path}", source.path)
     return _read_archive(source.path)
 
 
@@ -189,18 +221,21 @@ def _check_classes(found: list[str], where: str) -> None:
         raise ValueError(f"{where} has classes {list(found)}, expected the CIFAR-10 classes {list(CIFAR10_CLASSES)}")
 
 
-def _splits_from_pickles(open_file, where: str) -> DataSplits:
-    """Splits from the pickle batches; `open_file(name)` opens one of them as a binary file."""
-    with open_file("batches.meta") as file:
-        _check_classes(unpickle_batch(file)["label_names"], where)
+def _splits_from_pickles(open_file, where: str, copy: Path) -> DataSplits:
+    """Splits from the pickle batches of `copy`; `open_file(name)` opens one of them as a binary file."""
+    problem = "is truncated or not a CIFAR-10 pickle batch"
+    with _damaged_file(copy, problem, PICKLE_ERRORS, member="batches.meta"), open_file("batches.meta") as file:
+        label_names = unpickle_batch(file)["label_names"]
+    _check_classes(label_names, where)
     splits = {}
     for split, names in PICKLE_FILES.items():
         images, labels = [], []
         for name in names:
-            with open_file(name) as file:
-                batch = unpickle_batch(file)
-            images.append(torch.from_numpy(np.asarray(batch["data"], dtype=np.uint8).reshape(-1, 3, 32, 32)))
-            labels.append(torch.as_tensor(batch["labels"], dtype=torch.int64))
+            with _damaged_file(copy, problem, PICKLE_ERRORS, member=name):
+                with open_file(name) as file:
+                    batch = unpickle_batch(file)
+                images.append(torch.from_numpy(np.asarray(batch["data"], dtype=np.uint8).reshape(-1, 3, 32, 32)))
+                labels.append(torch.as_tensor(batch["labels"], dtype=torch.int64))
         images, labels = torch.cat(images), torch.cat(labels)
         splits[split] = ImageData.from_tensors(
             images, labels, list(CIFAR10_CLASSES), name="cifar10",
@@ -265,14 +300,18 @@ def _describe_encoding(names: list[str], first_jpeg: bytes | None) -> str:
     return ", ".join(kinds)
 
 
-def _splits_from_images(images: Iterator[tuple[str, str, str, bytes]], where: str) -> DataSplits:
-    """Splits from (split, class, file name, bytes) records; ordered by class, then file name."""
+def _splits_from_images(images: Iterator[tuple[str, str, str, bytes]], where: str, copy: Path) -> DataSplits:
+    """Splits from (split, class, file name, bytes) records of the tree or archive `copy`; ordered by
+    class, then file name."""
     records = {split: [] for split in SPLITS}
     first_jpeg = None
     for split, class_name, file_name, data in images:
         if first_jpeg is None and file_name.lower().endswith((".jpg", ".jpeg")):
             first_jpeg = data
-        records[split].append((class_name, file_name, decode_image(data)))
+        with _damaged_file(copy, "is truncated or not a readable image", IMAGE_ERRORS,
+                           member=f"{split}/{class_name}/{file_name}"):
+            image = decode_image(data)
+        records[split].append((class_name, file_name, image))
     splits = {}
     for split, items in records.items():
         items.sort(key=lambda item: item[:2])
@@ -294,7 +333,8 @@ def _read_archive(path: Path) -> DataSplits:
     """Splits from a tar(.gz) holding either the pickle batches or an ImageFolder tree, read in one
     streaming pass (progress shown over the compressed bytes)."""
     pickles, images = {}, []
-    with open(path, "rb") as raw, tarfile.open(fileobj=raw, mode="r|*") as archive, \
+    with _damaged_file(path, "is truncated or not a valid tar/tar.gz archive", ARCHIVE_ERRORS), \
+            open(path, "rb") as raw, tarfile.open(fileobj=raw, mode="r|*") as archive, \
             tqdm(total=path.stat().st_size, desc=f"reading {path.name}", unit="B", unit_scale=True,
                  mininterval=1.0) as bar:
         for member in archive:
@@ -307,9 +347,9 @@ def _read_archive(path: Path) -> DataSplits:
             elif split_and_class := _image_member(member.name):
                 images.append((*split_and_class, name, archive.extractfile(member).read()))
     if len(pickles) == 7:
-        return _splits_from_pickles(lambda name: io.BytesIO(pickles[name]), f"archive {path}")
+        return _splits_from_pickles(lambda name: io.BytesIO(pickles[name]), f"archive {path}", path)
     if images:
         return _splits_from_images(iter(tqdm(images, desc="decoding", unit="img", mininterval=1.0)),
-                                   f"ImageFolder archive {path}")
+                                   f"ImageFolder archive {path}", path)
     raise DataNotFoundError(f"{path} holds neither CIFAR-10's pickle batches nor a "
                             f"<train|test>/<class>/<image> tree.\n" + HOW_TO_GET_DATA)

@@ -20,6 +20,7 @@ from typing import Callable, Iterable, Mapping
 
 import torch
 
+from .. import distributed
 from ..claims import Claim, write_claims
 from ..data import DataNotFoundError, DataSplits, load_dataset
 from ..profiles import get_profile
@@ -38,8 +39,8 @@ DRY_RUN_NOTE = ("DRY RUN: full-size models and data pipeline, but one epoch of a
 
 # Source files every trained result depends on (a chapter adds its model files): a change to any
 # of them marks the chapter's records as computed with older code (`patchlib.results.stale_files`).
-CORE_CODE = ("patchlib/layers.py", "patchlib/train.py", "patchlib/runtime.py", "patchlib/measure.py",
-             "patchlib/data/augment.py", "patchlib/data/cache.py", "patchlib/data/cifar.py",
+CORE_CODE = ("patchlib/layers.py", "patchlib/train.py", "patchlib/distributed.py", "patchlib/runtime.py",
+             "patchlib/measure.py", "patchlib/data/augment.py", "patchlib/data/cache.py", "patchlib/data/cifar.py",
              "patchlib/data/synthetic.py")
 
 
@@ -93,7 +94,7 @@ class ChapterRun:
         return cls(chapter=chapter, profile=profile, size=size, seed=check_seed(seed),
                    device=resolve_device(device), data_root=root,
                    results_dir=Path(results_dir) if results_dir is not None else default_results_dir(),
-                   force=force, progress=bool(progress), pieces=pieces, code=tuple(code), prepare=prepare,
+                   force=force, progress=bool(progress) and distributed.is_main(), pieces=pieces, code=tuple(code), prepare=prepare,
                    device_requested="auto" if device is None else str(device), dry_run=dry_run)
 
     def profile_dataset(self) -> str:
@@ -154,19 +155,22 @@ class ChapterRun:
         # computation fails.
         checkpoint = self.checkpoint(config)
         moved = [(path, path.with_name(path.name + ".replaced")) for path in (checkpoint, data_note_path(checkpoint))]
-        for path, aside in moved:
-            if path.exists():
-                os.replace(path, aside)
+        with distributed.main_writes() as writer:
+            for path, aside in moved:
+                if writer and path.exists():
+                    os.replace(path, aside)
         try:
             record = run_or_load(config, computed, code=self.code, results_dir=self.results_dir, force=True,
                                  device=self.device)
         except BaseException:
             for path, aside in moved:
-                if aside.exists():
+                if distributed.is_main() and aside.exists():
                     os.replace(aside, path)
             raise
-        for _, aside in moved:
-            aside.unlink(missing_ok=True)
+        with distributed.main_writes() as writer:
+            for _, aside in moved:
+                if writer:
+                    aside.unlink(missing_ok=True)
         return record
 
     def data_note(self, record: dict) -> str | None:
@@ -232,6 +236,12 @@ def data_note_path(checkpoint: Path) -> Path:
 def keep_checkpoint_with_its_data(checkpoint: Path, fingerprint: str, *, progress: bool = True) -> None:
     """Checkpoints are tied to the data they were trained on: a note beside each names it. Before a
     run resumes, a checkpoint of other data is set aside (renamed, never resumed, never deleted)."""
+    with distributed.main_writes() as writer:  # under torchrun, rank 0 moves and writes
+        if writer:
+            _keep_checkpoint_with_its_data(checkpoint, fingerprint, progress=progress)
+
+
+def _keep_checkpoint_with_its_data(checkpoint: Path, fingerprint: str, *, progress: bool) -> None:
     note = data_note_path(checkpoint)
     trained_on = note.read_text().strip() if note.exists() else None
     if checkpoint.exists() and trained_on not in (None, fingerprint):

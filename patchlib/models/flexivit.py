@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
 
+from .. import distributed
 from ..layers import resample_patch_embed, resize_pos_embed
 from .registry import register_model
 from .evit import EViTConfig
@@ -210,8 +211,9 @@ def init_from_vit(flexi: FlexiViT, vit: nn.Module | dict) -> FlexiViT:
 
 def _sample(patch_sizes: Sequence[int]) -> int:
     """One size, uniformly, from the global torch RNG: `train()` reseeds it every epoch, so a
-    resumed run draws the same sizes as an uninterrupted one."""
-    return int(patch_sizes[int(torch.randint(len(patch_sizes), (1,)))])
+    resumed run draws the same sizes as an uninterrupted one. In a multi-process run every rank
+    uses rank 0's draw (one patch size per optimisation step, as in a single process)."""
+    return int(patch_sizes[distributed.same_on_all_ranks(int(torch.randint(len(patch_sizes), (1,))))])
 
 
 def random_patch_loss(patch_sizes: Sequence[int], label_smoothing: float = 0.0):

@@ -16,14 +16,13 @@ official mmpose configs), with the book's checkpoint and resume conventions (`pa
 
 Determinism as in `patchlib.train`: epoch e's order and augmentation come from (seed, e), so a run
 resumed from the checkpoint of epoch e - 1 sees the batches an uninterrupted run would have seen.
+Checkpoints, resumption, the optimisation step and multi-process training are `patchlib.train`'s.
 """
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -31,7 +30,9 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+from .. import distributed
 from ..runtime import autocast, resolve_device
+from ..train import TimeEstimate, checkpoint_state, optimisation_step, resume, save_checkpoint
 from .evaluate import evaluate_keypoints
 from .heatmaps import decode, encode, flip_heatmaps
 
@@ -136,9 +137,29 @@ def normalize(images: torch.Tensor) -> torch.Tensor:
 
 def _loader(dataset, batch_size: int, *, shuffle: bool, seed: int = 0, epoch: int = 0, num_workers: int = 0,
             drop_last: bool = False):
+    """Batches of `dataset`; shuffled ones are this rank's slices of global batches (`ShardedBatches`)."""
     generator = torch.Generator().manual_seed(seed * 100_003 + epoch)
-    return torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, generator=generator,
-                                       drop_last=drop_last, num_workers=num_workers)
+    if not shuffle:
+        return torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers)
+    return torch.utils.data.DataLoader(dataset, generator=generator, num_workers=num_workers,
+                                       batch_sampler=ShardedBatches(len(dataset), batch_size, generator, drop_last))
+
+
+class ShardedBatches:
+    """A random order drawn from `generator` when iterated (as torch's RandomSampler draws it), cut
+    into global batches of `batch_size`, of which this rank gets its slice (`distributed.shard`)."""
+
+    def __init__(self, n: int, batch_size: int, generator: torch.Generator, drop_last: bool):
+        self.n, self.batch_size, self.generator, self.drop_last = n, batch_size, generator, drop_last
+        self.part = distributed.shard(batch_size)
+
+    def __len__(self) -> int:
+        return self.n // self.batch_size if self.drop_last else -(-self.n // self.batch_size)
+
+    def __iter__(self):
+        order = torch.randperm(self.n, generator=self.generator).tolist()
+        for start in range(0, len(self) * self.batch_size, self.batch_size):
+            yield order[start:start + self.batch_size][self.part]
 
 
 @torch.no_grad()
@@ -149,7 +170,10 @@ def predict(model: nn.Module, dataset, *, device: torch.device, batch_size: int 
     crop's heatmaps mapped back (`flip_heatmaps`)."""
     model.eval()
     indices, points, scores = [], [], []
-    for batch in _loader(dataset, batch_size, shuffle=False, num_workers=num_workers):
+    part = distributed.split_evenly(len(dataset))  # a multi-process run splits the people, then gathers
+    mine = dataset if (part.start, part.stop) == (0, len(dataset)) else torch.utils.data.Subset(dataset, range(
+        part.start, part.stop))
+    for batch in _loader(mine, batch_size, shuffle=False, num_workers=num_workers):
         images = normalize(batch["image"].to(device))
         heatmaps = model(images).float()
         if flip_test:
@@ -158,7 +182,7 @@ def predict(model: nn.Module, dataset, *, device: torch.device, batch_size: int 
         indices.append(batch["index"])
         points.append(crop_points)
         scores.append(crop_scores)
-    return torch.cat(indices), torch.cat(points), torch.cat(scores)
+    return tuple(torch.cat(distributed.gather_to_all(torch.cat(part))) for part in (indices, points, scores))
 
 
 def evaluate_pose(model: nn.Module, dataset, annotations: str | Path, *, device: torch.device,
@@ -169,14 +193,6 @@ def evaluate_pose(model: nn.Module, dataset, annotations: str | Path, *, device:
                                       num_workers=num_workers)
     results = dataset.to_results(indices.tolist(), points, scores)
     return evaluate_keypoints(annotations, results) | {"results": results}
-
-
-def _save_checkpoint(path: Path, state: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    os.close(handle)
-    torch.save(state, tmp)
-    os.replace(tmp, path)
 
 
 def train_pose(model: nn.Module, train_set, val_set, val_annotations: str | Path, config: PoseTrainConfig, *,
@@ -201,25 +217,18 @@ def train_pose(model: nn.Module, train_set, val_set, val_annotations: str | Path
     scales = [group["lr_scale"] for group in groups]
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, [lambda step, s=s: s * lr_factor(step, total_steps, config) for s in scales])
-
-    history, start_epoch, train_time = [], 0, 0.0
     checkpoint = Path(checkpoint) if checkpoint is not None else None
-    if checkpoint is not None and checkpoint.exists():
-        state = torch.load(checkpoint, map_location=device, weights_only=False)
-        if state["config"] != asdict(config):
-            raise ValueError(f"checkpoint {checkpoint} was written by a different training config; delete it to "
-                             "train from scratch")
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        history, start_epoch, train_time = state["history"], state["epoch"], state["train_time_s"]
+    history, start_epoch, train_time = resume(checkpoint, config, model, optimizer, scheduler, device)
+    trained = distributed.wrap(model, device)
 
+    progress = progress and distributed.is_main()
     heatmap_size = tuple(s // 4 for s in train_set.image_size)
     end_epoch = config.epochs if stop_after_epochs is None else min(config.epochs, start_epoch + stop_after_epochs)
+    estimate = TimeEstimate(end_epoch - start_epoch, steps_per_epoch, enabled=progress)
     for epoch in range(start_epoch, end_epoch):
-        train_set.set_epoch(epoch)
-        torch.manual_seed(seed * 100_003 + epoch)
-        model.train()
+        train_set.set_epoch(epoch)  # each person's augmentation is drawn from (seed, epoch, index): rank-free
+        torch.manual_seed(distributed.rank_seed(seed * 100_003 + epoch))
+        trained.train()
         tic, loss_sum, seen = time.perf_counter(), 0.0, 0
         batches = _loader(train_set, config.batch_size, shuffle=True, seed=seed, epoch=epoch,
                           num_workers=config.num_workers, drop_last=True)
@@ -230,17 +239,14 @@ def train_pose(model: nn.Module, train_set, val_set, val_annotations: str | Path
                                     heatmap_size=heatmap_size, sigma=config.sigma)
             images = normalize(batch["image"].to(device))
             with autocast(device, config.precision):
-                predicted = model(images)
+                predicted = trained(images)
             loss = heatmap_loss(predicted, target.to(device), weight.to(device))
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if config.grad_clip is not None:
-                nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-            optimizer.step()
-            scheduler.step()
+            optimisation_step(loss, trained, optimizer, scheduler, config.grad_clip)
             loss_sum += loss.item() * len(images)
             seen += len(images)
             bar.set_postfix(loss=f"{loss_sum / seen:.2e}")
+            estimate.step_done()
+        loss_sum, seen = distributed.sum_over_ranks(loss_sum, seen)
         epoch_time = time.perf_counter() - tic
         train_time += epoch_time
         entry = {"epoch": epoch + 1, "train_loss": loss_sum / seen, "lr_end": scheduler.get_last_lr()[-1],
@@ -254,9 +260,7 @@ def train_pose(model: nn.Module, train_set, val_set, val_annotations: str | Path
                            f"{entry['AP']:.3f} ({entry['train_images_per_s']:.0f} img/s)")
         history.append(entry)
         if checkpoint is not None:
-            _save_checkpoint(checkpoint, {"config": asdict(config), "model": model.state_dict(),
-                                          "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                                          "history": history, "epoch": epoch + 1, "train_time_s": train_time})
+            save_checkpoint(checkpoint, checkpoint_state(config, model, optimizer, scheduler, history, train_time))
     evaluated = [entry for entry in history if "AP" in entry]
     return {"history": history, "final": {k: v for k, v in evaluated[-1].items() if k[0].isupper()} if evaluated else None,
             "train_time_s": train_time, "completed": len(history) == config.epochs}

@@ -1,0 +1,44 @@
+"""Compute one or more chapters' records from the command line, in one process or several:
+
+    python -m patchlib.experiments vit flexivit --profile gpu
+    torchrun --nproc_per_node=8 -m patchlib.experiments vit flexivit evit convmixer mobilevit vitpose --profile gpu
+
+Under torchrun, every training run is data-parallel over the processes (`patchlib.distributed`)
+and rank 0 writes the records and claims; `make reproduce PROFILE=gpu` then builds the book from them.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+
+from .. import distributed
+from ..profiles import PROFILES
+
+CHAPTERS = ("vit", "flexivit", "evit", "convmixer", "mobilevit", "vitpose")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m patchlib.experiments", description=__doc__.split("\n\n")[0])
+    parser.add_argument("chapters", nargs="+", choices=CHAPTERS, metavar="CHAPTER",
+                        help=f"chapters to compute, of: {', '.join(CHAPTERS)}")
+    parser.add_argument("--profile", default="smoke", choices=sorted(PROFILES))
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda, ...")
+    parser.add_argument("--data-root", default=None, help="where the datasets are (default: $PATCHLIB_DATA)")
+    parser.add_argument("--results-dir", default=None, help="where records go (default: $PATCHLIB_RESULTS or results/)")
+    parser.add_argument("--force", choices=("stale", "all"), default=None,
+                        help="recompute records of other code or data (stale), or every record (all)")
+    parser.add_argument("--dry-run", action="store_true", help="full-size models, a few steps each (see the README)")
+    args = parser.parse_args(argv)
+
+    distributed.init_from_environment(None if args.device == "auto" else args.device)
+    device = distributed.device_for_this_rank(args.device)
+    for chapter in args.chapters:
+        module = importlib.import_module(f"patchlib.experiments.{chapter}")
+        module.run(args.profile, seed=args.seed, device=device, data_root=args.data_root,
+                   results_dir=args.results_dir, force={"stale": "stale", "all": True, None: False}[args.force],
+                   dry_run=args.dry_run)
+
+
+if __name__ == "__main__":
+    main()
