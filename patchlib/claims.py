@@ -8,13 +8,16 @@ chapter's opening table.
 from __future__ import annotations
 
 import math
+import statistics
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from . import distributed
 from .results import default_results_dir, write_json_atomic
 
-VERDICTS = ("reproduced", "partially", "not_reproduced", "not_tested")
+# within_noise: the claimed difference is measured over seeds and its mean lies within two standard
+# errors of zero (`seeded_verdict`): neither confirmed nor refuted at this budget.
+VERDICTS = ("reproduced", "partially", "within_noise", "not_reproduced", "not_tested")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -42,6 +45,57 @@ def verdict_from_checks(checks: list[bool]) -> str:
         return "not_tested"
     passed = sum(bool(c) for c in checks)
     return "reproduced" if passed == len(checks) else ("partially" if passed else "not_reproduced")
+
+
+def mean_and_error(values: list[float]) -> tuple[float, float]:
+    """Mean and its standard error over seeds (sd / sqrt(n); nan with one value)."""
+    mean = statistics.mean(values)
+    return mean, (statistics.stdev(values) / math.sqrt(len(values)) if len(values) > 1 else float("nan"))
+
+
+def significant(values: list[float]) -> bool:
+    """The mean is positive and more than twice its standard error (never with one value)."""
+    mean, error = mean_and_error(values)
+    return len(values) > 1 and mean > 0 and mean > 2 * error
+
+
+def noise_verdict(difference: float, error: float) -> str:
+    """Verdict of a claimed positive difference with standard error `error`: reproduced beyond two
+    standard errors, not_reproduced below minus two, within_noise in between; without an error
+    (nan: one seed) the sign decides."""
+    if math.isnan(error):
+        return "reproduced" if difference > 0 else "not_reproduced"
+    if difference > 2 * error:
+        return "reproduced"
+    return "not_reproduced" if difference < -2 * error else "within_noise"
+
+
+def seeded_verdict(differences: list[float]) -> str:
+    """`noise_verdict` of a difference measured per seed: its mean against the standard error of
+    the mean. One seed cannot be judged against noise: its sign decides, and the claim's n = 1 says so."""
+    return noise_verdict(*mean_and_error(differences))
+
+
+def binomial_se(acc: float, n: int) -> float:
+    """One binomial standard error (pp) of a top-1 accuracy (%) measured on n images."""
+    p = acc / 100
+    return 100 * math.sqrt(max(p * (1 - p), 1e-12) / n)
+
+
+def combined_verdict(verdicts: list[str]) -> str:
+    """One verdict for a claim judged by several rules: their common verdict if they agree;
+    partially if some are reproduced; else within_noise if any is; else not_reproduced."""
+    if len(set(verdicts)) == 1:
+        return verdicts[0]
+    if "reproduced" in verdicts:
+        return "partially"
+    return "within_noise" if "within_noise" in verdicts else "not_reproduced"
+
+
+def plus_minus(values: list[float], digits: int = 2) -> str:
+    """'mean ± s.e. (s.e., n seeds)', or the value alone for one seed."""
+    mean, error = mean_and_error(values)
+    return f"{mean:+.{digits}f}" + ("" if math.isnan(error) else f" ± {error:.{digits}f} (s.e., {len(values)} seeds)")
 
 
 def write_claims(chapter: str, claims: list[Claim], *, results_dir: Path | None = None,

@@ -35,3 +35,21 @@ def test_write_claims_per_profile(tmp_path):
     table = claims_table([claim(), claim(id="q", paper_value="qualitative")])
     assert list(table.columns)[:4] == ["claim", "paper", "ours", "delta"]
     assert table["delta"].tolist() == ["-0.1", "—"]
+
+
+def test_noise_aware_verdicts_weigh_the_mean_against_its_standard_error():
+    """Issue 13 §2: a difference over seeds is reproduced beyond 2 s.e., within noise inside them."""
+    from patchlib.claims import combined_verdict, mean_and_error, noise_verdict, plus_minus, seeded_verdict
+
+    assert seeded_verdict([1.0, 1.2, 0.9]) == "reproduced"
+    assert seeded_verdict([0.3, -0.5, 0.9]) == "within_noise"   # mean 0.23, s.e. 0.41
+    assert seeded_verdict([-1.0, -1.2, -0.9]) == "not_reproduced"
+    assert seeded_verdict([0.3]) == "reproduced" and seeded_verdict([-0.3]) == "not_reproduced"  # one seed: the sign
+    mean, error = mean_and_error([1.0, 2.0, 3.0])
+    assert (mean, round(error, 4)) == (2.0, round(1 / 3 ** 0.5, 4))
+    assert noise_verdict(1.0, 0.6) == "within_noise" and noise_verdict(1.0, 0.4) == "reproduced"
+    assert combined_verdict(["reproduced", "reproduced"]) == "reproduced"
+    assert combined_verdict(["reproduced", "within_noise"]) == "partially"
+    assert combined_verdict(["within_noise", "not_reproduced"]) == "within_noise"
+    assert plus_minus([1.0, 2.0, 3.0]) == "+2.00 ± 0.58 (s.e., 3 seeds)" and plus_minus([1.5]) == "+1.50"
+    assert claim(verdict="within_noise").verdict == "within_noise"

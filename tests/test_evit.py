@@ -298,3 +298,28 @@ def test_cls_row_path_equals_the_full_attention_path():
     torch.testing.assert_close(cls_row, attention[:, :, :1])
     assert torch.equal(kept_fast, kept_full)
     torch.testing.assert_close(fast, full, rtol=1e-5, atol=1e-5)
+
+
+def test_seeded_points_make_the_fusion_claim_noise_aware():
+    """Issue 13 §2: the fused - unfused gain at keep 0.5 is judged over the fine-tuning seeds."""
+    from patchlib.experiments import evit as chapter
+
+    ips = {(1.0, None): 100.0, (0.7, True): 140.0}
+    records = fake_records({(0.7, True): 79.5, (0.5, True): 78.0, (0.5, False): 77.7}, control_off_07=70.0,
+                           off={(1.0, None): 80.0, (0.7, True): 75.0, (0.5, True): 60.0, (0.5, False): 55.0}, ips=ips)
+    point = lambda k, f, acc: {"keep_rate": k, "fuse": f, "acc": acc}
+    extra = {1: {(0.5, True): 77.0, (0.5, False): 77.6, (0.7, True): 79.0, (1.0, None): 80.2},
+             2: {(0.5, True): 77.9, (0.5, False): 77.5, (0.7, True): 79.3, (1.0, None): 79.9}}
+    records["finetune_seeds"] = [
+        {"result": {"keep_rate": k, "fuse": f, "acc": acc,
+                    "eval": [point(k, f, acc)] if f is not None else [point(1.0, None, acc), point(0.7, True, 70.5)]}}
+        for accs in extra.values() for (k, f), acc in accs.items()]
+    claims = {c.id: c for c in chapter.claims(records)}
+    fusion = claims["fusion_helps_at_0.5"]
+    assert fusion.n == 3 and fusion.verdict == "within_noise"   # gains +0.3, -0.6, +0.4
+    assert claims["speed_at_0.7"].n == 3 and claims["train_with_reorganization"].verdict == "reproduced"
+    assert chapter.SIZES["cpu"].seeds == 3 and set(chapter.SIZES["cpu"].seeded_points) <= {
+        *chapter.SIZES["cpu"].finetune_points, (1.0, None)}
+    ctx = chapter.context("cpu")
+    assert chapter.finetune_config(ctx, 0.5, True, 1)["name"].endswith("-s1")
+    assert chapter.finetune_config(ctx, 0.5, True, 0) == chapter.finetune_config(ctx, 0.5, True)

@@ -12,7 +12,10 @@ written). Four cached pieces, each its own result record so that it can be recom
   with and without fusion of the inattentive tokens, no training;
 * `finetune`: the baseline fine-tuned with reorganisation under EViT's keep-rate schedule
   (§4.1), one record and checkpoint per (keep rate, fusion), plus a control fine-tuned with the
-  same budget at keep rate 1, so that extra training is not mistaken for an effect of EViT;
+  same budget at keep rate 1, so that extra training is not mistaken for an effect of EViT; the
+  points the claims compare (`seeded_points`) are fine-tuned again with further seeds (the data
+  order, augmentation and EViT's schedule are seeded; the baseline they start from is the ViT
+  chapter's run of the chapter's seed, the same for every fine-tuning seed);
 * `cost`: GMACs (counted) and throughput (measured) at every keep rate;
 * `tokens`: which patches survive each reorganisation layer, for a few test images.
 """
@@ -24,7 +27,8 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from ..claims import Claim, verdict_from_checks
+from ..claims import (Claim, binomial_se, combined_verdict, mean_and_error, plus_minus, seeded_verdict,
+                      verdict_from_checks)
 from ..data import DataSplits, normalize
 from ..measure import ThroughputProtocol, flops, measure_throughput
 from ..models import EViTConfig, evit_layers
@@ -78,6 +82,8 @@ class Size:
     visual_images: int = 6                       # test images of the token visualisation
     visual_keep_rate: float = 0.7                # fine-tuned (fused) model shown in the visualisation
     throughput: ThroughputProtocol = ThroughputProtocol()
+    seeds: int = 1                               # fine-tuning seeds of `seeded_points`: seed, seed + 1, ...
+    seeded_points: tuple[tuple[float, bool | None], ...] = ((0.5, True), (0.5, False), (0.7, True), (1.0, None))
 
 
 SIZES = {
@@ -85,15 +91,15 @@ SIZES = {
     # statistics, those of the subset, differ slightly from the baseline's: smoke only), batch-32 timing.
     "smoke": Size(finetune=TrainConfig(epochs=1, batch_size=64, lr=2e-4, warmup_epochs=0.1), n_finetune=384,
                   finetune_points=((0.5, True), (0.7, True), (0.5, False)),
-                  schedule_start=0.0, schedule_ramp=0.5,
+                  schedule_start=0.0, schedule_ramp=0.5, seeds=2,
                   throughput=ThroughputProtocol(batch_size=32, warmup=1, repeats=2, rounds=1)),
-    # ~35-40 min on 2 CPU cores: the ViT chapter's cpu model (6 layers, width 128, 8 heads, 64 tokens),
-    # one epoch of CIFAR-10 per point (~3.5 min each, 8 points), the keep rate ramping down over its
-    # first half; evaluations ~15 s each; cost ~1-2 min.
+    # ~50 min on 2 CPU cores: the ViT chapter's cpu model (6 layers, width 128, 8 heads, 64 tokens),
+    # one epoch of CIFAR-10 per point (2-5 min each, 8 points, then the 4 seeded points with 2 more
+    # seeds), the keep rate ramping down over its first half; evaluations ~15 s each; cost ~1-2 min.
     "cpu": Size(finetune=TrainConfig(epochs=1, batch_size=128, lr=2e-4, warmup_epochs=0.1), n_finetune=None,
                 finetune_points=((0.5, True), (0.6, True), (0.7, True), (0.8, True), (0.9, True),
                                  (0.5, False), (0.7, False)),
-                schedule_start=0.0, schedule_ramp=0.5),
+                schedule_start=0.0, schedule_ramp=0.5, seeds=3),
     # The official fine-tuning recipe (youweiliang/evit finetune.sh: --lr 2e-5 --weight-decay 1e-6
     # --warmup-epochs 0 --shrink_start_epoch 0 --shrink_epochs 0 --epochs 30) on the ViT chapter's
     # 12-layer gpu model: the target keep rate from the first step, cosine lr decay (to 0 here; the
@@ -131,13 +137,16 @@ def offshelf_config(ctx: ChapterRun) -> dict:
     return _base_config(ctx, f"offshelf-{ctx.profile}", keep_rates=list(ctx.size.offshelf_keep_rates))
 
 
-def finetune_config(ctx: ChapterRun, keep_rate: float, fuse: bool | None) -> dict:
-    """One fine-tuning run; `fuse=None` with keep rate 1 is the control."""
+def finetune_config(ctx: ChapterRun, keep_rate: float, fuse: bool | None, seed: int | None = None) -> dict:
+    """One fine-tuning run; `fuse=None` with keep rate 1 is the control. `seed`: a further
+    fine-tuning seed (None or the chapter's seed: the main run, whose record has no seed suffix)."""
     size = ctx.size
     if (keep_rate == 1.0) != (fuse is None):
         raise ValueError("keep rate 1 (and only it) is the control, with fuse=None")
+    extra = {} if seed in (None, ctx.seed) else {"finetune_seed": seed}
+    suffix = f"-s{seed}" if extra else ""
     return _base_config(
-        ctx, f"finetune-{ctx.profile}-{_point_name(keep_rate, fuse)}", keep_rate=keep_rate, fuse=fuse,
+        ctx, f"finetune-{ctx.profile}-{_point_name(keep_rate, fuse)}{suffix}", **extra, keep_rate=keep_rate, fuse=fuse,
         train=asdict(size.finetune), n_finetune=size.n_finetune,
         schedule={"start": size.schedule_start, "ramp": size.schedule_ramp},
         # the control is also evaluated off the shelf at every keep rate (same extra training, no EViT training)
@@ -178,10 +187,17 @@ def baseline_state(ctx: ChapterRun) -> dict:
     return model.state_dict()
 
 
-def _finetuned_state(ctx: ChapterRun, keep_rate: float, fuse: bool | None, data: DataSplits) -> tuple[dict, dict]:
+def finetune_seeds(ctx: ChapterRun) -> list[int]:
+    """The fine-tuning seeds of the seeded points: the chapter's seed first."""
+    return [ctx.seed + i for i in range(ctx.size.seeds)]
+
+
+def _finetuned_state(ctx: ChapterRun, keep_rate: float, fuse: bool | None, data: DataSplits,
+                     seed: int | None = None) -> tuple[dict, dict]:
     """Fine-tune (or load, or resume) one point; returns (weights, `train()` output)."""
     size = ctx.size
-    config = finetune_config(ctx, keep_rate, fuse)
+    seed = ctx.seed if seed is None else seed
+    config = finetune_config(ctx, keep_rate, fuse, seed)
     model = evit_model(ctx.profile, keep_rate, fuse, baseline_state(ctx))
     train_data = data if size.n_finetune is None else DataSplits(
         train=data.train.subset(size.n_finetune, EMBEDDED_DATA_SEED), test=data.test)
@@ -190,7 +206,7 @@ def _finetuned_state(ctx: ChapterRun, keep_rate: float, fuse: bool | None, data:
         model.set_keep_rate(keep_rate_schedule(step, total_steps, keep_rate, start=size.schedule_start,
                                                ramp=size.schedule_ramp))
 
-    trained = train(model, train_data, size.finetune, seed=ctx.seed, device=ctx.device, progress=ctx.progress,
+    trained = train(model, train_data, size.finetune, seed=seed, device=ctx.device, progress=ctx.progress,
                     checkpoint=ctx.checkpoint(config), step_hook=schedule)
     return {k: v.cpu() for k, v in model.state_dict().items()}, trained
 
@@ -227,7 +243,8 @@ def context(profile: str = "smoke", **options) -> ChapterRun:
 
 def run(profile: str = "smoke", *, seed: int = 0, device="auto", data_root=None, results_dir=None,
         force: bool | set[str] = False, progress: bool = True, dry_run: bool = False) -> dict:
-    """All four pieces: {"offshelf", "finetune" (list, control last), "cost", "tokens", "claims"}.
+    """All four pieces: {"offshelf", "finetune" (list, control last), "finetune_seeds" (the seeded
+    points' further seeds), "cost", "tokens", "claims"}.
 
     `force`: True recomputes everything; a set of piece names (e.g. {"cost"}) only those.
     """
@@ -248,19 +265,22 @@ def run(profile: str = "smoke", *, seed: int = 0, device="auto", data_root=None,
                                        mean=mean, std=std),
                 "normalization": {"mean": mean, "std": std}}
 
-    records = {"offshelf": ctx.record("offshelf", offshelf_config(ctx), offshelf), "finetune": []}
-    for keep_rate, fuse in list(size.finetune_points) + [(1.0, None)]:
-        config = finetune_config(ctx, keep_rate, fuse)
+    records = {"offshelf": ctx.record("offshelf", offshelf_config(ctx), offshelf), "finetune": [],
+               "finetune_seeds": []}
+    main_points = [(k, fuse, ctx.seed) for k, fuse in list(size.finetune_points) + [(1.0, None)]]
+    seeded_points = [(k, fuse, s) for s in finetune_seeds(ctx)[1:] for k, fuse in size.seeded_points]
+    for keep_rate, fuse, seed in main_points + seeded_points:
+        config = finetune_config(ctx, keep_rate, fuse, seed)
 
-        def finetune(data, keep_rate=keep_rate, fuse=fuse, config=config) -> dict:
-            state, trained = _finetuned_state(ctx, keep_rate, fuse, data)
+        def finetune(data, keep_rate=keep_rate, fuse=fuse, config=config, seed=seed) -> dict:
+            state, trained = _finetuned_state(ctx, keep_rate, fuse, data, seed)
             points = _points(config["eval_keep_rates"]) if fuse is None else [(keep_rate, fuse)]
             evals = _evaluate_at(ctx, state, data, points, mean=trained["mean"], std=trained["std"])
             return {"keep_rate": keep_rate, "fuse": fuse, "history": trained["history"],
                     "train_time_s": trained["train_time_s"], "eval": evals,
                     "acc": evals[0]["acc"] if fuse is not None else next(e["acc"] for e in evals if e["fuse"] is None)}
 
-        records["finetune"].append(ctx.record("finetune", config, finetune))
+        records["finetune" if seed == ctx.seed else "finetune_seeds"].append(ctx.record("finetune", config, finetune))
 
     cost = cost_config(ctx)
     records["cost"] = ctx.record("cost", cost, lambda: measure_cost(ctx, cost), uses_data=False)
@@ -328,64 +348,88 @@ def _by_point_zoo() -> dict:
     return {(row["keep_rate"], row["fusion"]): row for row in PAPER["model_zoo"]["value"]}
 
 
-def accuracy_se(acc: float, n: int) -> float:
-    """One binomial standard error of a top-1 accuracy (%) measured on n images, in pp."""
-    p = acc / 100
-    return 100 * math.sqrt(max(p * (1 - p), 1e-12) / n)
+def _rounded(value: float) -> float | None:
+    return None if math.isnan(value) else round(value, 2)
+
+
+def per_seed(records: dict) -> dict[tuple[float, bool | None], list[dict]]:
+    """Each fine-tuned point's results over its seeds (the main run first): the seeded points have
+    one per seed, the others one."""
+    out: dict[tuple, list[dict]] = {}
+    for record in records["finetune"] + records.get("finetune_seeds", []):
+        result = record["result"]
+        out.setdefault((result["keep_rate"], result["fuse"]), []).append(result)
+    return out
+
+
+def _paired(a: list[dict], b: list[dict], value) -> list[float]:
+    """Per seed, value(a) - value(b), over the seeds both points have."""
+    return [value(x) - value(y) for x, y in zip(a, b)]
 
 
 def claims(records: dict) -> list[Claim]:
     off = _by_point(records["offshelf"]["result"]["points"])
-    finetuned = {(r["result"]["keep_rate"], r["result"]["fuse"]): r["result"] for r in records["finetune"]}
+    seeded = per_seed(records)
+    finetuned = {key: results[0] for key, results in seeded.items()}
     control = finetuned[(1.0, None)]
     control_off = _by_point(control["eval"])
     cost = _by_point(records["cost"]["result"]["points"])
     config = records["offshelf"]["config"]
     profile = config["profile"]
     n_test = (records["offshelf"]["provenance"].get("data") or {}).get("n_test") or config["n_test"] or 10_000
-    se2 = lambda acc: math.sqrt(2) * accuracy_se(acc, n_test)  # s.e. of a difference of two such accuracies
+    se2 = lambda acc: math.sqrt(2) * binomial_se(acc, n_test)  # s.e. of a difference of two such accuracies
     source = f"results/{CHAPTER}/ ({config['profile']} records)"
     headline, zoo = PAPER["headline"], _by_point_zoo()
+    accuracy = lambda result: result["acc"]
     out = []
 
     if (0.7, True) in finetuned:
-        delta = finetuned[(0.7, True)]["acc"] - control["acc"]
+        deltas = _paired(seeded[(0.7, True)], seeded[(1.0, None)], accuracy)
+        delta, delta_se = mean_and_error(deltas)
         speedup = cost[(0.7, True)]["images_per_s"] / cost[(1.0, None)]["images_per_s"]
         gmac_ratio = cost[(1.0, None)]["gmacs"] / cost[(0.7, True)]["gmacs"]
         out.append(Claim(
             id="speed_at_0.7", claim="At keep rate 0.7 (with fusion) EViT runs much faster for a small loss of accuracy",
             paper_value=f"{headline['value']['delta_acc']:+.1f} pp at ×{headline['value']['speedup']:.1f}",
             our_value=f"{delta:+.2f} pp at ×{speedup:.2f}", unit="Δ top-1 vs same-budget model; throughput ratio",
+            spread=_rounded(delta_se), n=len(deltas),
             verdict=verdict_from_checks([delta >= -1.0, speedup >= 1.2]), profile=profile,
             evidence=f"{source}; rule: fine-tuned keep-0.7 model within 1.0 pp of the keep-1 control fine-tuned with the "
-            f"same budget ({finetuned[(0.7, True)]['acc']:.2f}% vs {control['acc']:.2f}%, "
-            f"±{se2(control['acc']):.2f} pp s.e.) "
+            f"same budget, mean over fine-tuning seeds ({plus_minus(deltas)} pp; first seed "
+            f"{finetuned[(0.7, True)]['acc']:.2f}% vs {control['acc']:.2f}%, binomial s.e. of one such difference "
+            f"±{se2(control['acc']):.2f} pp) "
             f"and measured throughput ≥ 1.2× the baseline's ({cost[(0.7, True)]['images_per_s']:.0f} vs "
             f"{cost[(1.0, None)]['images_per_s']:.0f} img/s; GMAC ratio {gmac_ratio:.2f}×)",
             paper_source=headline["source"]))
 
     if (0.5, True) in finetuned and (0.5, False) in finetuned:
-        ft_gain = finetuned[(0.5, True)]["acc"] - finetuned[(0.5, False)]["acc"]
+        ft_gains = _paired(seeded[(0.5, True)], seeded[(0.5, False)], accuracy)
+        ft_gain, ft_se = mean_and_error(ft_gains)
         off_gain = off[(0.5, True)]["acc"] - off[(0.5, False)]["acc"]
+        verdict = seeded_verdict(ft_gains)
         out.append(Claim(
             id="fusion_helps_at_0.5", claim="Fusing the inattentive tokens into one token beats dropping them at a low "
-            "keep rate (0.5)", paper_value=round(zoo[(0.5, True)]["acc1"] - zoo[(0.5, False)]["acc1"], 1), our_value=round(ft_gain, 2), unit="pp top-1, fused minus unfused",
-            verdict=verdict_from_checks([ft_gain > 0, off_gain > 0]), profile=profile,
-            evidence=f"{source}; rule: fused > unfused both after fine-tuning ({ft_gain:+.2f} pp) and off the shelf "
-            f"({off_gain:+.2f} pp); one s.e. of such a difference ≈ {se2(finetuned[(0.5, True)]['acc']):.2f} pp",
+            "keep rate (0.5)", paper_value=round(zoo[(0.5, True)]["acc1"] - zoo[(0.5, False)]["acc1"], 1),
+            our_value=round(ft_gain, 2), spread=_rounded(ft_se), n=len(ft_gains), unit="pp top-1, fused minus unfused",
+            verdict="partially" if verdict == "reproduced" and off_gain <= 0 else verdict, profile=profile,
+            evidence=f"{source}; rule (noise-aware): after fine-tuning, fused minus unfused per fine-tuning seed, "
+            f"{plus_minus(ft_gains)} pp, is reproduced when the mean exceeds two standard errors, within noise "
+            f"when it lies within them (partially if the baseline off the shelf disagrees: {off_gain:+.2f} pp)",
             paper_source=f"{ZOO_SOURCE}: keep 0.5, {zoo[(0.5, True)]['acc1']} fused vs {zoo[(0.5, False)]['acc1']} unfused"))
 
     if (0.7, True) in finetuned:
-        ft = finetuned[(0.7, True)]["acc"]
-        gain = ft - off[(0.7, True)]["acc"]
+        over_offshelf = [r["acc"] - off[(0.7, True)]["acc"] for r in seeded[(0.7, True)]]
+        over_control = _paired(seeded[(0.7, True)], seeded[(1.0, None)],
+                               lambda r: r["acc"] if r["fuse"] is not None else _by_point(r["eval"])[(0.7, True)]["acc"])
+        gain, gain_se = mean_and_error(over_offshelf)
         out.append(Claim(
             id="train_with_reorganization", claim="Token reorganisation is integrated into training: a model trained with "
             "it beats applying it to a model trained without", paper_value="qualitative", our_value=round(gain, 2),
-            unit="pp top-1 at keep 0.7, fine-tuned minus off the shelf",
-            verdict=verdict_from_checks([gain > 0, ft > control_off[(0.7, True)]["acc"]]), profile=profile,
-            evidence=f"{source}; rule: the fine-tuned keep-0.7 model ({ft:.2f}%) beats both the baseline with reorganisation "
-            f"switched on ({off[(0.7, True)]['acc']:.2f}%) and the keep-1 control, fine-tuned with the same budget, "
-            f"with reorganisation switched on ({control_off[(0.7, True)]['acc']:.2f}%)",
+            spread=_rounded(gain_se), n=len(over_offshelf), unit="pp top-1 at keep 0.7, fine-tuned minus off the shelf",
+            verdict=combined_verdict([seeded_verdict(over_offshelf), seeded_verdict(over_control)]), profile=profile,
+            evidence=f"{source}; rule (noise-aware, per fine-tuning seed): the fine-tuned keep-0.7 model beats both the "
+            f"baseline with reorganisation switched on ({plus_minus(over_offshelf)} pp) and the keep-1 control, "
+            f"fine-tuned with the same budget, with reorganisation switched on ({plus_minus(over_control)} pp)",
             paper_source="Abstract and §3 (reorganisation \"integrated into ViT during training\")"))
 
     out.append(Claim(

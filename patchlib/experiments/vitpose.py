@@ -26,7 +26,7 @@ from pathlib import Path
 
 import torch
 
-from ..claims import Claim
+from ..claims import Claim, mean_and_error, significant
 from ..measure import ThroughputProtocol, flops, measure_throughput, parameter_count
 from ..models import config_record, create_model
 from ..models.vit import ViTConfig
@@ -482,18 +482,6 @@ def paired_gaps(records: dict, metric: str = "AP") -> dict[str, list[float]]:
             for backbone in BACKBONES}
     gaps["difference"] = [r - v for r, v in zip(gaps["resnet"], gaps["vit"])]
     return gaps
-
-
-def mean_and_error(values: list[float]) -> tuple[float, float]:
-    """Mean and its standard error (nan with one value)."""
-    mean = statistics.mean(values)
-    return mean, (statistics.stdev(values) / math.sqrt(len(values)) if len(values) > 1 else float("nan"))
-
-
-def significant(values: list[float]) -> bool:
-    """Rule of the noise-aware verdicts: the mean is positive and more than twice its standard error."""
-    mean, error = mean_and_error(values)
-    return len(values) > 1 and mean > 0 and mean > 2 * error
 
 
 def _round(value: float) -> float | None:

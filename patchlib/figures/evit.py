@@ -14,13 +14,25 @@ def _series(points: dict, fuse: bool):
     return [k[0] for k in keys], [points[k]["acc"] for k in keys]
 
 
+def _seeded(records: dict) -> dict:
+    """(keep rate, fuse) -> accuracies over fine-tuning seeds (one where a point has one seed)."""
+    out = {}
+    for record in records["finetune"] + records.get("finetune_seeds", []):
+        result = record["result"]
+        out.setdefault((result["keep_rate"], result["fuse"]), []).append(result["acc"])
+    return out
+
+
 def accuracy_vs_keep_rate(records: dict):
     """Top-1 accuracy against keep rate: off the shelf, fine-tuned, fused or not, with the baseline
-    and the keep-1 control (fine-tuned with the same budget, no reorganisation) as lines."""
+    and the keep-1 control (fine-tuned with the same budget, no reorganisation) as lines. Fine-tuned
+    points with several seeds show their mean and standard deviation (error bars); the lines join
+    the first seed's runs, which every point has."""
     off = _by_point(records["offshelf"]["result"]["points"])
     finetuned = {(r["result"]["keep_rate"], r["result"]["fuse"]): r["result"] for r in records["finetune"]}
     control = finetuned[(1.0, None)]
     control_off = _by_point(control["eval"])
+    seeded = {key: accs for key, accs in _seeded(records).items() if len(accs) > 1}
     fig, ax = plt.subplots(figsize=(6.4, 4.0))
     colors = {True: "C0", False: "C3"}
     for fuse, label in ((True, "fused"), (False, "dropped")):
@@ -28,10 +40,19 @@ def accuracy_vs_keep_rate(records: dict):
                 label=f"baseline, reorganised off the shelf ({label})")
         ax.plot(*_series(finetuned, fuse), ls="-", marker="o", color=colors[fuse],
                 label=f"fine-tuned with reorganisation ({label})")
+        keys = sorted(k for k in seeded if k[1] is fuse)
+        if keys:
+            ax.errorbar([k[0] for k in keys], [np.mean(seeded[k]) for k in keys],
+                        yerr=[np.std(seeded[k], ddof=1) for k in keys], fmt="D", ms=4, capsize=3,
+                        color=colors[fuse], mfc="white",
+                        label=f"mean ± sd over {len(seeded[keys[0]])} fine-tuning seeds ({label})")
     ax.plot(*_series(control_off, True), ls=":", marker="^", mfc="white", color="C2",
             label="keep-1 control, reorganised off the shelf (fused)")
     ax.axhline(off[(1.0, None)]["acc"], color="0.3", lw=1, label="baseline (ViT chapter), keep 1")
     ax.axhline(control["acc"], color="C2", lw=1, ls="-.", label="keep-1 control (same fine-tuning budget)")
+    if (1.0, None) in seeded:
+        ax.errorbar([1.0], [np.mean(seeded[(1.0, None)])], yerr=[np.std(seeded[(1.0, None)], ddof=1)], fmt="D", ms=4,
+                    capsize=3, color="C2", mfc="white", label="keep-1 control, mean ± sd over seeds")
     ax.set(xlabel="keep rate", ylabel="top-1 test accuracy (%)", title="Accuracy vs keep rate")
     ax.invert_xaxis()
     ax.legend(fontsize=7, loc="lower left", frameon=True)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
+import numpy as np
 
 NAMES = {"vit_small": "ViT/{p}", "vit_large": "ViT/{p}", "flexi": "FlexiViT", "distill": "FlexiViT (distilled)"}
 METHOD_NAMES = {"pi": "PI-resize", "resize": "Resize", "area": "Area-scaled resize", "norm": "Norm-scaled resize"}
@@ -11,29 +12,43 @@ def _label(role: str, model: dict) -> str:
     return NAMES.get(role, role).format(p=model.get("own_patch"))
 
 
+def runs_by_role(result: dict) -> dict[str, tuple[dict, np.ndarray]]:
+    """role -> (its main run's entry, accuracies [seeds, patch sizes]) from an evaluate record."""
+    out: dict[str, tuple[dict, list]] = {}
+    for key, model in result["models"].items():
+        role = model.get("role", key)
+        main, accs = out.get(role, (model, []))
+        out[role] = (main if key != role else model, accs + [model["acc"]])
+    return {role: (main, np.asarray(accs)) for role, (main, accs) in out.items()}
+
+
 def figure3(evaluation: dict, measurement: dict):
     """FlexiViT Figure 3 rebuilt: (left) test accuracy vs patch size, with the sequence length on
     the top axis; (right) accuracy vs measured throughput: FlexiViT as a curve over patch sizes,
-    each fixed ViT as a point at its own size and, faded, at the sizes it was not trained for."""
+    each fixed ViT as a point at its own size and, faded, at the sizes it was not trained for.
+    Models trained with several seeds show the mean and ± sd error bars (n in the legend)."""
     result = evaluation["result"]
     sizes, seq_len = result["patch_sizes"], result["seq_len"]
     speed = {row["patch_size"]: row["images_per_s"] for row in measurement["result"]["rows"]}
     rate = [speed[p] for p in sizes]
-    colours = dict(zip(result["models"], plt.rcParams["axes.prop_cycle"].by_key()["color"]))
+    runs = runs_by_role(result)
+    colours = dict(zip(runs, plt.rcParams["axes.prop_cycle"].by_key()["color"]))
 
     fig, (ax_patch, ax_speed) = plt.subplots(1, 2, figsize=(11, 4.2))
-    for role, model in result["models"].items():
-        acc, own, label = model["acc"], model["own_patch"], _label(role, model)
+    for role, (model, accs) in runs.items():
+        acc, own = accs.mean(axis=0), model["own_patch"]
+        sd = accs.std(axis=0, ddof=1) if len(accs) > 1 else None
+        label = _label(role, model) + (f" (mean ± sd, {len(accs)} seeds)" if sd is not None else "")
         if own is None:
-            ax_patch.plot(sizes, acc, marker="o", color=colours[role], label=label, lw=2)
-            ax_speed.plot(rate, acc, marker="o", color=colours[role], label=label, lw=2)
+            ax_patch.errorbar(sizes, acc, yerr=sd, marker="o", color=colours[role], label=label, lw=2, capsize=3)
+            ax_speed.errorbar(rate, acc, yerr=sd, marker="o", color=colours[role], label=label, lw=2, capsize=3)
             continue
         i = sizes.index(own)
-        ax_patch.plot(sizes, acc, marker="o", ls="--", color=colours[role], label=label)
+        ax_patch.errorbar(sizes, acc, yerr=sd, marker="o", ls="--", color=colours[role], label=label, capsize=3)
         ax_patch.scatter([own], [acc[i]], marker="*", s=220, color=colours[role], zorder=5)
         ax_speed.plot(rate, acc, marker=".", ls="--", color=colours[role], alpha=0.35)
-        ax_speed.scatter([rate[i]], [acc[i]], marker="*", s=220, color=colours[role], zorder=5,
-                         label=f"{label} (at its own size)")
+        ax_speed.errorbar([rate[i]], [acc[i]], yerr=None if sd is None else [sd[i]], fmt="*", ms=15,
+                          color=colours[role], zorder=5, capsize=3, label=f"{label} (at its own size)")
     ax_patch.axhline(result["chance"], color="grey", lw=0.8, ls=":", label="chance")
     ax_patch.set(xscale="log", xlabel="patch size (pixels)", ylabel="test top-1 accuracy (%)",
                  title="Accuracy vs patch size")
@@ -48,9 +63,45 @@ def figure3(evaluation: dict, measurement: dict):
     ax_speed.set(xscale="log", xlabel=f"throughput (images/s, batch {protocol['batch_size']}, {protocol['precision']}, "
                                       f"{protocol['device']})",
                  ylabel="test top-1 accuracy (%)", title="Accuracy vs speed")
-    for p, x, y in zip(sizes, rate, result["models"]["flexi"]["acc"]):
+    for p, x, y in zip(sizes, rate, runs["flexi"][1].mean(axis=0)):
         ax_speed.annotate(f"/{p}", (x, y), textcoords="offset points", xytext=(4, -10), fontsize=7)
     ax_speed.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def frontier_figure(record: dict):
+    """Beyond the papers: the FlexiViT at every patch size x EViT keep rate, accuracy against
+    measured throughput (left) and GMACs (right); the Pareto frontier of each knob alone (patch
+    size at keep rate 1; keep rate at the smallest patch size) and of both together."""
+    from ..experiments.flexivit import knob_points, pareto
+
+    knobs = knob_points(record)
+    points = knobs["both"]
+    sizes = sorted({p["patch_size"] for p in points})
+    keep_rates = sorted({p["keep_rate"] for p in points}, reverse=True)
+    colours = dict(zip(sizes, plt.cm.viridis(np.linspace(0.0, 0.85, len(sizes)))))  # lines keep C0, C3, black
+    markers = dict(zip(keep_rates, "osD^v<>"))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    panels = ((axes[0], "images_per_s", "measured throughput (images/s)", lambda p: p["images_per_s"]),
+              (axes[1], "gmacs", "GMACs per image", lambda p: -p["gmacs"]))  # faster: more images/s, fewer GMACs
+    for ax, x_key, x_label, speed in panels:
+        for point in points:
+            ax.scatter(point[x_key], point["acc"], color=colours[point["patch_size"]], marker=markers[point["keep_rate"]],
+                       s=36, zorder=3)
+        for name, subset, style in (("patch size alone (keep 1)", knobs["patch"], dict(color="C0", ls="--")),
+                                    (f"keep rate alone (patch {sizes[0]})", knobs["keep"], dict(color="C3", ls=":")),
+                                    ("both knobs", points, dict(color="black", ls="-", lw=1.5))):
+            front = pareto(subset, speed)
+            ax.plot([p[x_key] for p in front], [p["acc"] for p in front], label=f"Pareto frontier: {name}", **style)
+        ax.set(xscale="log", xlabel=x_label, ylabel="test top-1 accuracy (%)")
+    for size in sizes:
+        axes[0].scatter([], [], color=colours[size], marker="o", label=f"patch {size}")
+    for keep in keep_rates:
+        axes[0].scatter([], [], color="grey", marker=markers[keep], label=f"keep rate {keep:g}")
+    axes[0].set_title("Accuracy vs speed: two knobs")
+    axes[1].set_title("Accuracy vs compute")
+    axes[0].legend(fontsize=7, ncol=2)
     fig.tight_layout()
     return fig
 
@@ -78,7 +129,8 @@ def figure4(record: dict):
 
 
 def accuracy_table(evaluation: dict, measurement: dict):
-    """Accuracy of every model at every patch size, with sequence length, GMACs and throughput."""
+    """Accuracy of every model at every patch size (the mean, and sd, over seeds where a model has
+    several), with sequence length, GMACs and throughput."""
     import pandas as pd
 
     result = evaluation["result"]
@@ -86,9 +138,11 @@ def accuracy_table(evaluation: dict, measurement: dict):
     table = {"sequence length": result["seq_len"],
              "GMACs / image": [rows[p]["gmacs"] for p in result["patch_sizes"]],
              "images/s": [rows[p]["images_per_s"] for p in result["patch_sizes"]]}
-    for role, model in result["models"].items():
-        table[_label(role, model) + " (%)"] = model["acc"]
+    for role, (model, accs) in runs_by_role(result).items():
+        table[_label(role, model) + " (%)"] = accs.mean(axis=0)
+        if len(accs) > 1:
+            table[_label(role, model) + " sd"] = accs.std(axis=0, ddof=1)
     frame = pd.DataFrame(table, index=pd.Index(result["patch_sizes"], name="patch size"))
     return frame.style.format({"GMACs / image": "{:.4f}", "images/s": "{:.0f}",
-                               **{c: "{:.1f}" for c in frame.columns if c.endswith("(%)")}})
+                               **{c: "{:.1f}" for c in frame.columns if c.endswith(("(%)", " sd"))}})
 

@@ -11,6 +11,7 @@ lossy, so every size is derived from the base, on the fly.
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -180,14 +181,29 @@ class AtPatchSize(nn.Module):
         return self.model(images, patch_size=self.patch_size)
 
 
+def resample_posemb(pos_embed: torch.Tensor, new_grid: tuple[int, int], old_grid: tuple[int, int], *,
+                    num_prefix_tokens: int = 1) -> torch.Tensor:
+    """Position embeddings [1, prefix + gh*gw, D] resampled to `new_grid` as big_vision's checkpoint
+    loader does (`resample_posemb`: `scipy.ndimage.zoom(grid, zoom, order=1)`): linear, corner-aligned
+    (the corner embeddings are kept exactly, i.e. align_corners=True), no antialiasing, in float64.
+    Prefix tokens keep their embedding."""
+    if tuple(old_grid) == tuple(new_grid):
+        return pos_embed
+    prefix, tokens = pos_embed[:, :num_prefix_tokens], pos_embed[:, num_prefix_tokens:]
+    grid = rearrange(tokens.double(), "1 (gh gw) d -> 1 d gh gw", gh=old_grid[0], gw=old_grid[1])
+    grid = F.interpolate(grid, size=tuple(new_grid), mode="bilinear", align_corners=True, antialias=False)
+    return torch.cat([prefix, rearrange(grid, "1 d gh gw -> 1 (gh gw) d").to(pos_embed.dtype)], dim=1)
+
+
 @torch.no_grad()
 def init_from_vit(flexi: FlexiViT, vit: nn.Module | dict) -> FlexiViT:
     """Load a trained fixed-patch ViT (model or state dict) into `flexi` (§3.5, teacher init).
 
-    The kernel is PI-resized (in float64) to `base_patch_size` and the position embeddings are
-    resized to `base_grid` with the FlexiViT's own interpolation settings; all other weights are
-    copied. Exact at the teacher's patch size when the base kernel is at least as large as the
-    teacher's and the base grid equals the teacher's grid (PI-resize is lossless when upsampling).
+    The kernel is PI-resized (in float64) to `base_patch_size`; the position embeddings are
+    resampled to `base_grid` like big_vision's loader (`resample_posemb`: linear, corner-aligned);
+    all other weights are copied. Exact at the teacher's patch size when the base kernel is at
+    least as large as the teacher's and the base grid equals the teacher's grid (PI-resize is
+    lossless when upsampling).
     """
     state = {name: tensor.detach().clone() for name, tensor in
              (vit.state_dict() if isinstance(vit, nn.Module) else vit).items()}
@@ -196,13 +212,14 @@ def init_from_vit(flexi: FlexiViT, vit: nn.Module | dict) -> FlexiViT:
     state["patch_embed.proj.weight"] = resample_patch_embed(
         kernel.double(), config.base_patch_size, method="pi", interpolation=config.kernel_interpolation,
         antialias=config.kernel_antialias).to(kernel.dtype)
-    old_grid = None                                    # a state dict: a square grid, inferred from its length
     if isinstance(vit, FlexiViT):
         old_grid = (vit.config.base_grid, vit.config.base_grid)
     elif isinstance(vit, VisionTransformer):
         old_grid = tuple(vit.grid_size)
-    state["pos_embed"] = resize_pos_embed(state["pos_embed"], (config.base_grid, config.base_grid), old_grid=old_grid,
-                                          interpolation=config.posemb_interpolation, antialias=config.posemb_antialias)
+    else:                                              # a state dict: a square grid, inferred from its length
+        side = math.isqrt(state["pos_embed"].shape[1] - 1)
+        old_grid = (side, side)
+    state["pos_embed"] = resample_posemb(state["pos_embed"], (config.base_grid, config.base_grid), old_grid)
     flexi.load_state_dict(state)
     return flexi
 
