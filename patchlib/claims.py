@@ -16,7 +16,8 @@ from . import distributed
 from .results import default_results_dir, write_json_atomic
 
 # within_noise: the claimed difference is measured over seeds and its mean lies within two standard
-# errors of zero (`seeded_verdict`): neither confirmed nor refuted at this budget.
+# errors of the value the claim needs, zero or a tolerance (`noise_verdict`, `seeded_verdict`):
+# neither confirmed nor refuted at this budget.
 VERDICTS = ("reproduced", "partially", "within_noise", "not_reproduced", "not_tested")
 
 

@@ -550,9 +550,11 @@ def claims(records: dict) -> list[Claim]:
               evidence=f"{src}; rule (noise-aware): FlexiViT accuracy ≥ the fixed ViT's − {MATCH_TOLERANCE:g} points at each "
               f"fixed ViT's own size, within noise when below that by less than two standard errors (same epochs and data; "
               f"FlexiViT sees each size on 1/{len(sizes)} of its steps); "
-              + "; ".join(f"{label[r]}: {plus_minus(gap_values[r])} ({match[r].replace('_', ' ')}"
-                          + (", paired per seed)" if len(runs_of(models, r)) > 1 else ", one ViT seed, its noise added)")
-                          for r in FIXED) + f"; the spread shown is that of the {label[worst]} gap" + noise_text,
+              + "; ".join(f"{label[r]}: {gaps[r]:+.2f} ± {gap_errors[r]:.2f} (s.e., {len(gap_values[r])} FlexiViT seeds, "
+                          + ("paired per seed" if len(runs_of(models, r)) > 1 else
+                             f"one ViT seed: FlexiViT's own {plus_minus(gap_values[r])} with the pooled seed sd added")
+                          + f"; {match[r].replace('_', ' ')})" for r in FIXED)
+              + f"; the spread shown is that of the {label[worst]} gap" + noise_text,
               paper_source="Fig. 3"),
         Claim(id="flexi_smooth", claim="FlexiViT degrades smoothly as the patch size grows, above the fixed ViTs elsewhere",
               paper_value="qualitative", our_value=f"{min(flexi):.1f}–{max(flexi):.1f}", unit="% top-1 over patch sizes",

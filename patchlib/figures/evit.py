@@ -33,7 +33,7 @@ def accuracy_vs_keep_rate(records: dict):
     control = finetuned[(1.0, None)]
     control_off = _by_point(control["eval"])
     seeded = {key: accs for key, accs in _seeded(records).items() if len(accs) > 1}
-    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    fig, ax = plt.subplots(figsize=(9.6, 4.0))
     colors = {True: "C0", False: "C3"}
     for fuse, label in ((True, "fused"), (False, "dropped")):
         ax.plot(*_series(off, fuse), ls="--", marker="o", mfc="white", color=colors[fuse],
@@ -42,7 +42,8 @@ def accuracy_vs_keep_rate(records: dict):
                 label=f"fine-tuned with reorganisation ({label})")
         keys = sorted(k for k in seeded if k[1] is fuse)
         if keys:
-            ax.errorbar([k[0] for k in keys], [np.mean(seeded[k]) for k in keys],
+            nudge = 0.008 if fuse else -0.008  # fused and dropped points side by side, not on top of each other
+            ax.errorbar([k[0] + nudge for k in keys], [np.mean(seeded[k]) for k in keys],
                         yerr=[np.std(seeded[k], ddof=1) for k in keys], fmt="D", ms=4, capsize=3,
                         color=colors[fuse], mfc="white",
                         label=f"mean ± sd over {len(seeded[keys[0]])} fine-tuning seeds ({label})")
@@ -55,7 +56,7 @@ def accuracy_vs_keep_rate(records: dict):
                     capsize=3, color="C2", mfc="white", label="keep-1 control, mean ± sd over seeds")
     ax.set(xlabel="keep rate", ylabel="top-1 test accuracy (%)", title="Accuracy vs keep rate")
     ax.invert_xaxis()
-    ax.legend(fontsize=7, loc="lower left", frameon=True)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=True)
     fig.tight_layout()
     return fig
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
+import matplotlib.ticker as mticker
 import numpy as np
 
 NAMES = {"vit_small": "ViT/{p}", "vit_large": "ViT/{p}", "flexi": "FlexiViT", "distill": "FlexiViT (distilled)"}
@@ -89,20 +90,27 @@ def frontier_figure(record: dict):
         for point in points:
             ax.scatter(point[x_key], point["acc"], color=colours[point["patch_size"]], marker=markers[point["keep_rate"]],
                        s=36, zorder=3)
-        for name, subset, style in (("patch size alone (keep 1)", knobs["patch"], dict(color="C0", ls="--")),
-                                    (f"keep rate alone (patch {sizes[0]})", knobs["keep"], dict(color="C3", ls=":")),
-                                    ("both knobs", points, dict(color="black", ls="-", lw=1.5))):
+        # Frontiers as steps: the best accuracy reachable at each speed (fastest point first, each
+        # point's accuracy held until the next, slower one). The single-knob frontiers wide and pale
+        # underneath, so that where they coincide with the two-knob one both stay visible.
+        for name, subset, style in (("patch size alone (keep 1)", knobs["patch"], dict(color="C0", marker="o")),
+                                    (f"keep rate alone (patch {sizes[0]})", knobs["keep"], dict(color="C3", marker="o")),
+                                    ("both knobs", points, dict(color="black", lw=1.5, alpha=1.0, zorder=4))):
             front = pareto(subset, speed)
-            ax.plot([p[x_key] for p in front], [p["acc"] for p in front], label=f"Pareto frontier: {name}", **style)
+            ax.plot([p[x_key] for p in front], [p["acc"] for p in front], label=f"Pareto frontier: {name}",
+                    drawstyle="steps-post", **({"lw": 5, "ms": 11, "alpha": 0.4, "zorder": 2} | style))
         ax.set(xscale="log", xlabel=x_label, ylabel="test top-1 accuracy (%)")
+        ax.xaxis.set_major_locator(mticker.LogLocator(subs=(1, 2, 5)))
+        ax.xaxis.set_major_formatter(mticker.FormatStrFormatter("%g"))
+        ax.xaxis.set_minor_formatter(mticker.NullFormatter())
     for size in sizes:
         axes[0].scatter([], [], color=colours[size], marker="o", label=f"patch {size}")
     for keep in keep_rates:
         axes[0].scatter([], [], color="grey", marker=markers[keep], label=f"keep rate {keep:g}")
     axes[0].set_title("Accuracy vs speed: two knobs")
     axes[1].set_title("Accuracy vs compute")
-    axes[0].legend(fontsize=7, ncol=2)
-    fig.tight_layout()
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="lower center", ncol=5, fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.14, 1, 1))
     return fig
 
 
