@@ -26,7 +26,7 @@ from pathlib import Path
 
 import torch
 
-from ..claims import Claim, mean_and_error, significant
+from ..claims import Claim, mean_and_error, plus_minus, significant
 from ..measure import ThroughputProtocol, flops, measure_throughput, parameter_count
 from ..models import config_record, create_model
 from ..models.vit import ViTConfig
@@ -488,11 +488,6 @@ def _round(value: float) -> float | None:
     return None if math.isnan(value) else round(value, 2)
 
 
-def _pm(values: list[float]) -> str:
-    mean, error = mean_and_error(values)
-    return f"{mean:.2f}" + ("" if math.isnan(error) else f" +- {error:.2f} (s.e., {len(values)} seeds)")
-
-
 def cost_table(records: dict):
     import pandas as pd
 
@@ -560,7 +555,7 @@ def claims(records: dict) -> list[Claim]:
               spread=_round(mean_and_error(gaps["difference"])[1]), n=len(gaps["difference"]),
               verdict=("not_tested" if not vit_learned else "reproduced" if significant(gaps["difference"]) else
                        "partially" if statistics.mean(gaps["difference"]) > 0 else "not_reproduced"),
-              profile=profile, evidence=f"{train_sources}; per-seed paired difference {_pm(gaps['difference'])}; "
+              profile=profile, evidence=f"{train_sources}; per-seed paired difference {plus_minus(gaps['difference'])}; "
               "rule: reproduced if the mean exceeds twice its standard error over seeds, partially if positive but "
               "within that noise; paper: ResNet-50 and ViTPose-B" + learned_text,
               paper_source=PAPER["table2"]["source"]),
@@ -569,14 +564,14 @@ def claims(records: dict) -> list[Claim]:
               our_value=round(resnet_mean, 2), unit="AP points, classic - simple (ResNet)",
               spread=_round(mean_and_error(gaps["resnet"])[1]), n=len(gaps["resnet"]),
               verdict="reproduced" if significant(gaps["resnet"]) else "not_reproduced", profile=profile,
-              evidence=f"{train_sources}; ResNet gap {_pm(gaps['resnet'])}; rule: mean > 2 standard errors",
+              evidence=f"{train_sources}; ResNet gap {plus_minus(gaps['resnet'])}; rule: mean > 2 standard errors",
               paper_source=PAPER["gap_text"]["source"]),
         Claim(id="vit_simple_decoder_enough", claim="With a ViT backbone the simple decoder is about as good as the "
               f"classic one ({PAPER['gap_text']['value']['vit']})", paper_value=paper_gap["vit"],
               our_value=round(vit_mean, 2), unit="AP points, classic - simple (ViT)",
               spread=_round(vit_error), n=len(gaps["vit"]),
               verdict=("not_tested" if not vit_learned else "reproduced" if vit_small else "not_reproduced"),
-              profile=profile, evidence=f"{train_sources}; ViT gap {_pm(gaps['vit'])}; rule: |gap| <= max(1 AP point, "
+              profile=profile, evidence=f"{train_sources}; ViT gap {plus_minus(gaps['vit'])}; rule: |gap| <= max(1 AP point, "
               "2 standard errors)" + learned_text,
               paper_source=PAPER["gap_text"]["source"]),
         Claim(id="cnn_loss_is_precision", claim="The CNN's loss with the simple decoder is mostly localisation "
@@ -654,7 +649,7 @@ def summary(records: dict) -> str:
         f"With the classic decoder our {vit} reaches {table.loc[(vit, 'classic'), 'AP']:.1f} AP and our {resnet} "
         f"{table.loc[(resnet, 'classic'), 'AP']:.1f} (mean-pose baseline: {baseline:.1f}).",
         f"The simple decoder changes the {resnet}'s AP by {-statistics.mean(gaps['resnet']):+.2f} points "
-        f"({_pm(gaps['resnet'])} lost) and the {vit}'s by {-statistics.mean(gaps['vit']):+.2f} ({_pm(gaps['vit'])} lost);",
+        f"({plus_minus(gaps['resnet'])} lost) and the {vit}'s by {-statistics.mean(gaps['vit']):+.2f} ({plus_minus(gaps['vit'])} lost);",
         f"the paper: {-_paper_gap('ResNet-50'):+.1f} for ResNet-50 and {-_paper_gap('ViTPose-B'):+.1f} for ViTPose-B.",
         f"Verdicts: CNN gap larger than ViT gap: {verdicts['decoder_gap_cnn_vs_vit'].verdict}; "
         f"CNN needs the classic decoder: {verdicts['cnn_needs_classic_decoder'].verdict}; "
