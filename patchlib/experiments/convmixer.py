@@ -3,18 +3,21 @@
 
 Three kinds of cached records (pieces "grid", "recipe", "throughput"), each recomputable alone:
 - one per grid cell (kernel k, patch p): a ConvMixer trained with the recipe, its parameter
-  count and GMACs;
+  count and GMACs; the cells the kernel claim compares at the cheap patch sizes (`seeded_cells`)
+  are trained again with further seeds (initialisation, data order and augmentation seeded);
 - the recipe run: one model trained for longer, its accuracy per epoch;
 - "throughput": every grid cell timed with the shared protocol (`patchlib.measure`); recompute it
   alone with `force={"throughput"}` when the machine is quiet.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
+import numpy as np
 import torch
 
-from ..claims import Claim, verdict_from_checks
+from ..claims import Claim, combined_verdict, mean_and_error, plus_minus, seeded_verdict, verdict_from_checks
 from ..measure import ThroughputProtocol, flops, measure_throughput, parameter_count
 from ..models import config_record, create_model
 from ..train import TrainConfig, train
@@ -68,6 +71,8 @@ class Size:
     n_test: int | None
     channels_last: bool = True       # faster depthwise convolutions on CPU (measured ~1.3-4x)
     throughput: ThroughputProtocol = ThroughputProtocol()
+    seeds: int = 1                   # seeds of the seeded cells: seed, seed + 1, ...
+    seeded_cells: tuple[tuple[int, int], ...] = ()  # (kernel, patch) cells trained with every seed
 
 
 # Batch 128 instead of 512 on CPU: the lr is scaled linearly (0.05 * 128/512 = 0.0125).
@@ -77,15 +82,18 @@ SIZES = {
                   patch_sizes=(1, 2, 4), grid_train=recipe(2, batch_size=128, lr=0.0125, precision="fp32"),
                   grid_n_train=768, recipe_model="convmixer_micro", recipe_overrides={},
                   recipe_train=recipe(3, batch_size=128, lr=0.0125, precision="fp32"),
-                  recipe_n_train=1536, n_test=256,
+                  recipe_n_train=1536, n_test=256, seeds=2, seeded_cells=((3, 4), (9, 4)),
                   throughput=ThroughputProtocol(batch_size=32, warmup=1, repeats=2, rounds=1)),
-    # ~35 min on 2 CPU cores. Grid: ConvMixer-64/4 (measured, bf16 + channels-last, batch 128:
-    # 190-320 train img/s at p=1, 930-2400 at p=2, 2200-5500 at p=4), 5 epochs of a fixed
-    # 10,000-image subset. Recipe curve: ConvMixer-128/4 (k=5, p=2) on all 50,000 images.
+    # ~57 min on 2 CPU cores (planned from the previous run's 5-epoch grid, 69 min in all). Grid:
+    # ConvMixer-64/4 (measured, bf16 + channels-last, batch 128: 190-320 train img/s at p=1,
+    # 930-2400 at p=2, 2200-5500 at p=4), 4 epochs of a fixed 10,000-image subset (~40 min), the
+    # k=3 and k=9 cells at p=2 and p=4 with 3 seeds. Recipe curve: ConvMixer-128/4 (k=5, p=2), 5
+    # epochs of all 50,000 images (~18 min).
     "cpu": Size(grid_model="convmixer_256_8", grid_overrides={"dim": 64, "depth": 4}, kernel_sizes=(3, 5, 7, 9),
-                patch_sizes=(1, 2, 4), grid_train=recipe(5, batch_size=128, lr=0.0125, precision="bf16"),
+                patch_sizes=(1, 2, 4), grid_train=recipe(4, batch_size=128, lr=0.0125, precision="bf16"),
                 grid_n_train=10_000, recipe_model="convmixer_256_8", recipe_overrides={"dim": 128, "depth": 4},
-                recipe_train=recipe(8, batch_size=128, lr=0.0125, precision="bf16"), recipe_n_train=None, n_test=None),
+                recipe_train=recipe(5, batch_size=128, lr=0.0125, precision="bf16"), recipe_n_train=None, n_test=None,
+                seeds=3, seeded_cells=((3, 2), (9, 2), (3, 4), (9, 4))),
     # The convmixer-cifar10 recipe exactly (ConvMixer-256/8, k=5, p=2, 25 epochs, batch 512,
     # lr 0.05; bf16 autocast where the original uses fp16 + GradScaler), and the grid with
     # ConvMixer-256/8 at the same 25-epoch recipe.
@@ -99,13 +107,20 @@ def _model_config(name: str, overrides: dict) -> dict:
     return config_record(create_model(name, **overrides).config)
 
 
-def cell_config(ctx: ChapterRun, kernel_size: int, patch_size: int) -> dict:
+def cell_config(ctx: ChapterRun, kernel_size: int, patch_size: int, seed: int | None = None) -> dict:
+    """One grid cell; `seed`: a further seed (None or the chapter's seed: the main run)."""
     size = ctx.size
     overrides = size.grid_overrides | {"kernel_size": kernel_size, "patch_size": patch_size}
-    return ctx.config(f"grid-k{kernel_size}-p{patch_size}-{ctx.profile}", dataset=ctx.profile_dataset(),
-                      n_train=size.grid_n_train, n_test=size.n_test, model=size.grid_model,
-                      model_config=_model_config(size.grid_model, overrides), train=asdict(size.grid_train),
-                      channels_last=size.channels_last)
+    suffix = "" if seed in (None, ctx.seed) else f"-s{seed}"
+    config = ctx.config(f"grid-k{kernel_size}-p{patch_size}{suffix}-{ctx.profile}", dataset=ctx.profile_dataset(),
+                        n_train=size.grid_n_train, n_test=size.n_test, model=size.grid_model,
+                        model_config=_model_config(size.grid_model, overrides), train=asdict(size.grid_train),
+                        channels_last=size.channels_last)
+    return config | {"seed": seed} if suffix else config
+
+
+def seeds(ctx: ChapterRun) -> list[int]:
+    return [ctx.seed + i for i in range(ctx.size.seeds)]
 
 
 def recipe_config(ctx: ChapterRun) -> dict:
@@ -129,9 +144,9 @@ def _build(model_name: str, model_config: dict, channels_last: bool):
 def _train_one(ctx: ChapterRun, piece: str, config: dict) -> dict:
     """Train the ConvMixer of `config` with its recipe (or load the stored result)."""
     def compute(data) -> dict:
-        torch.manual_seed(ctx.seed)
+        torch.manual_seed(config["seed"])
         model = _build(config["model"], config["model_config"], config["channels_last"])
-        trained = train(model, data, TrainConfig(**config["train"]), seed=ctx.seed, device=ctx.device,
+        trained = train(model, data, TrainConfig(**config["train"]), seed=config["seed"], device=ctx.device,
                         progress=ctx.progress, checkpoint=ctx.checkpoint(config))
         return {"history": trained["history"], "final": trained["final"], "train_time_s": trained["train_time_s"],
                 "parameters": parameter_count(model), "cost": flops(model, (3, 32, 32))}
@@ -151,13 +166,16 @@ def run(profile: str = "smoke", *, seed: int = 0, device="auto", data_root=None,
         force: bool | set[str] = False, progress: bool = True, dry_run: bool = False) -> dict:
     """Train (or load) every grid cell and the recipe run, and measure the cells' throughput.
 
-    Returns {"grid": [cell records], "recipe": record, "throughput": record, "claims": [Claim]}.
+    Returns {"grid": [cell records], "grid_seeds": [the seeded cells' further seeds], "recipe": record,
+    "throughput": record, "claims": [Claim]}.
     """
     ctx = context(profile, seed=seed, device=device, data_root=data_root, results_dir=results_dir, force=force,
                   progress=progress, dry_run=dry_run)
     size = ctx.size
     cells = [cell_config(ctx, k, p) for p in size.patch_sizes for k in size.kernel_sizes]
     records = {"grid": [_train_one(ctx, "grid", cell) for cell in cells],
+               "grid_seeds": [_train_one(ctx, "grid", cell_config(ctx, k, p, seed))
+                              for seed in seeds(ctx)[1:] for k, p in size.seeded_cells],
                "recipe": _train_one(ctx, "recipe", recipe_config(ctx))}
     speed = throughput_config(ctx, cells)
 
@@ -172,18 +190,41 @@ def run(profile: str = "smoke", *, seed: int = 0, device="auto", data_root=None,
     return records
 
 
+def cell_accuracies(records: dict) -> dict[tuple[int, int], list[float]]:
+    """(kernel, patch) -> test accuracy (%) per seed, the main run first."""
+    out: dict[tuple[int, int], list[float]] = {}
+    for record in records["grid"] + records.get("grid_seeds", []):
+        model = record["config"]["model_config"]
+        out.setdefault((model["kernel_size"], model["patch_size"]), []).append(record["result"]["final"]["test_acc"])
+    return out
+
+
 def grid_table(records: dict):
-    """One row per grid cell: k, p, accuracy, parameters, GMACs, measured img/s."""
+    """One row per grid cell: k, p, accuracy (the mean over seeds where a cell has several, with
+    their standard deviation and number), parameters, GMACs, measured img/s."""
     import pandas as pd
 
+    accuracies = cell_accuracies(records)
     rows = []
     for record, speed in zip(records["grid"], records["throughput"]["result"]["throughput"]):
         model, result = record["config"]["model_config"], record["result"]
+        accs = accuracies[(model["kernel_size"], model["patch_size"])]
         rows.append({"kernel": model["kernel_size"], "patch": model["patch_size"],
-                     "accuracy (%)": result["final"]["test_acc"], "parameters (M)": result["parameters"] / 1e6,
+                     "accuracy (%)": float(np.mean(accs)), "sd": float(np.std(accs, ddof=1)) if len(accs) > 1 else np.nan,
+                     "seeds": len(accs), "parameters (M)": result["parameters"] / 1e6,
                      "GMACs": result["cost"]["gmacs"], "img/s": speed["images_per_s"],
                      "train min": result["train_time_s"] / 60})
     return pd.DataFrame(rows)
+
+
+def seed_sd(records: dict) -> float:
+    """The pooled seed-to-seed standard deviation of a cell's accuracy (pp) over the seeded cells
+    (nan without any): the noise of one single-seed accuracy."""
+    groups = [accs for accs in cell_accuracies(records).values() if len(accs) > 1]
+    if not groups:
+        return float("nan")
+    squares = sum(float(np.var(accs, ddof=1)) * (len(accs) - 1) for accs in groups)
+    return math.sqrt(squares / sum(len(accs) - 1 for accs in groups))
 
 
 # ---- claims: each verdict is computed from the records by the rule stated beside it ----
@@ -192,12 +233,26 @@ def claims(records: dict) -> list[Claim]:
     table = grid_table(records)
     profile = records["recipe"]["config"]["profile"]
     source = f"results/{CHAPTER}/grid-*-{profile}-*.json"
-    acc = table.pivot(index="patch", columns="kernel", values="accuracy (%)")
-    kernels, patches = sorted(acc.columns), sorted(acc.index)
-    kernel_gains = {p: acc.loc[p, kernels[-1]] - acc.loc[p, kernels[0]] for p in patches}
-    patch_gains = {k: acc.loc[patches[0], k] - acc.loc[patches[-1], k] for k in kernels}
+    accuracies = cell_accuracies(records)
+    kernels, patches = sorted(table["kernel"].unique()), sorted(table["patch"].unique())
+    small, large = kernels[0], kernels[-1]
+    # The kernel claim per patch size: paired per seed where both cells have several seeds.
+    kernel_gains = {p: [a - b for a, b in zip(accuracies[(large, p)], accuracies[(small, p)])] for p in patches}
+    kernel_verdicts = {p: seeded_verdict(gains) for p, gains in kernel_gains.items()}
+    # The patch claim (single-seed cells at p=1): judged against the seed noise of one difference,
+    # twice sqrt(2) times the pooled seed-to-seed sd of the seeded cells.
+    noise = 2 * math.sqrt(2) * seed_sd(records)
+    patch_gains = {k: accuracies[(k, patches[0])][0] - accuracies[(k, patches[-1])][0] for k in kernels}
+    patch_checks = [gain > (noise if not math.isnan(noise) else 0) for gain in patch_gains.values()]
+    patch_verdict = verdict_from_checks(patch_checks)
+    if not math.isnan(noise) and patch_verdict != "reproduced" and all(abs(g) <= noise for g in patch_gains.values()):
+        patch_verdict = "within_noise"
     gmacs = table.set_index(["patch", "kernel"])["GMACs"]
-    cost_ratio = gmacs[(patches[0], kernels[0])] / gmacs[(patches[-1], kernels[0])]
+    cost_ratio = gmacs[(patches[0], small)] / gmacs[(patches[-1], small)]
+    all_kernel_gains = [g for gains in kernel_gains.values() for g in gains]
+    seeded_patches = [p for p in patches if len(kernel_gains[p]) > 1]
+    noise_text = (f"; pooled seed-to-seed sd of one cell {seed_sd(records):.2f} pp, so one single-seed difference has "
+                  f"a 2 s.e. of {noise:.2f} pp" if not math.isnan(noise) else "")
 
     recipe_run = records["recipe"]
     recipe_acc = recipe_run["result"]["final"]["test_acc"]
@@ -205,23 +260,33 @@ def claims(records: dict) -> list[Claim]:
     exact_recipe = (recipe_run["config"]["model_config"] == _model_config("convmixer_256_8", {})
                     and recipe_train == asdict(recipe(25)))
     kernel_sweep, patch_sweep = PAPER["kernel_sweep"]["value"], PAPER["patch_sweep"]["value"]
+    seeded_gains = kernel_gains[seeded_patches[0]] if len(seeded_patches) == 1 else [
+        sum(gains) / len(gains) for gains in zip(*(kernel_gains[p] for p in seeded_patches))]
     return [
         Claim(id="larger_kernels_help", claim="Larger depthwise kernels give higher accuracy",
               paper_value=round(kernel_sweep[9] - kernel_sweep[3], 2),
-              our_value=round(float(sum(kernel_gains.values()) / len(kernel_gains)), 2),
-              unit=f"mean acc(k={kernels[-1]}) - acc(k={kernels[0]}), points",
-              verdict=verdict_from_checks([gain > 0 for gain in kernel_gains.values()]), profile=profile,
-              evidence=f"{source}; rule: acc(k={kernels[-1]}) > acc(k={kernels[0]}) at every patch size; gains per p: "
-              + ", ".join(f"p={p}: {g:+.2f}" for p, g in kernel_gains.items()),
+              our_value=round(float(np.mean([np.mean(g) for g in kernel_gains.values()])), 2),
+              spread=(round(mean_and_error(seeded_gains)[1], 2) if len(seeded_gains) > 1 else None),
+              n=len(seeded_gains) if len(seeded_gains) > 1 else None,
+              unit=f"mean acc(k={large}) - acc(k={small}), points",
+              verdict=combined_verdict(list(kernel_verdicts.values())), profile=profile,
+              evidence=f"{source}; rule (noise-aware): at every patch size acc(k={large}) - acc(k={small}), per seed where "
+              "the cells have several, is reproduced when its mean exceeds two standard errors and within noise when it "
+              "lies within them; one seed is judged by its sign. Gains: "
+              + ", ".join(f"p={p}: {plus_minus(g)} ({kernel_verdicts[p].replace('_', ' ')})"
+                          for p, g in kernel_gains.items())
+              + (f"; the spread is that of the mean gain over p = {', '.join(map(str, seeded_patches))}"
+                 if seeded_patches else "") + noise_text,
               paper_source=PAPER["kernel_sweep"]["source"] + f": k=9 {kernel_sweep[9]}% vs k=3 {kernel_sweep[3]}%"),
         Claim(id="smaller_patches_help", claim="Smaller patches give higher accuracy, at a higher cost",
               paper_value=-patch_sweep[4],
               our_value=round(float(sum(patch_gains.values()) / len(patch_gains)), 2),
               unit=f"mean acc(p={patches[0]}) - acc(p={patches[-1]}), points",
-              verdict=verdict_from_checks([gain > 0 for gain in patch_gains.values()]), profile=profile,
-              evidence=f"{source}; rule: acc(p={patches[0]}) > acc(p={patches[-1]}) at every kernel size; gains per k: "
+              verdict=patch_verdict, profile=profile,
+              evidence=f"{source}; rule: acc(p={patches[0]}) - acc(p={patches[-1]}) of the first seed exceeds the noise of "
+              "one single-seed difference at every kernel size (within noise if no difference does); gains per k: "
               + ", ".join(f"k={k}: {g:+.2f}" for k, g in patch_gains.items())
-              + f"; p={patches[0]} costs {cost_ratio:.1f}x the GMACs of p={patches[-1]}",
+              + f"; p={patches[0]} costs {cost_ratio:.1f}x the GMACs of p={patches[-1]}" + noise_text,
               paper_source=PAPER["patch_sweep"]["source"] + f": p=4 loses {-patch_sweep[4]} pp against p=1"),
         Claim(id="recipe_25_epochs", claim="ConvMixer-256/8 (k=5, p=2) reaches ~92.5% in 25 epochs with the "
               "convmixer-cifar10 recipe", paper_value=PAPER["recipe_result"]["value"], our_value=round(recipe_acc, 2) if exact_recipe else None, unit="%",

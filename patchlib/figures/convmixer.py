@@ -26,15 +26,17 @@ def recipe_curve(record: dict):
 
 
 def grid_figure(table):
-    """Left: accuracy over kernel size x patch size (heatmap). Right: accuracy vs measured
-    inference throughput, one point per cell, labelled (k, p)."""
+    """Left: accuracy over kernel size x patch size (heatmap; cells with several seeds show their
+    mean ± sd). Right: accuracy vs measured inference throughput, one point per cell, labelled
+    (k, p), with ± sd error bars where a cell has several seeds."""
     accuracy = table.pivot(index="patch", columns="kernel", values="accuracy (%)")
+    spread = table.pivot(index="patch", columns="kernel", values="sd")
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.2), gridspec_kw={"width_ratios": [1, 1.25]})
     image = left.imshow(accuracy.values, cmap="viridis", aspect="auto")
     for i, patch in enumerate(accuracy.index):
         for j, kernel in enumerate(accuracy.columns):
-            value = accuracy.loc[patch, kernel]
-            left.text(j, i, f"{value:.1f}", ha="center", va="center",
+            value, sd = accuracy.loc[patch, kernel], spread.loc[patch, kernel]
+            left.text(j, i, f"{value:.1f}" + ("" if np.isnan(sd) else f"\n±{sd:.1f}"), ha="center", va="center",
                       color="white" if value < np.nanmean(accuracy.values) else "black", fontsize=9)
     left.set_xticks(range(len(accuracy.columns)), [str(k) for k in accuracy.columns])
     left.set_yticks(range(len(accuracy.index)), [str(p) for p in accuracy.index])
@@ -43,7 +45,11 @@ def grid_figure(table):
     fig.colorbar(image, ax=left, shrink=0.85)
 
     for patch, cells in table.groupby("patch"):
-        right.scatter(cells["img/s"], cells["accuracy (%)"], s=30, label=f"p = {patch}")
+        points = right.scatter(cells["img/s"], cells["accuracy (%)"], s=30, label=f"p = {patch}")
+        seeded = cells[cells["seeds"] > 1]
+        if len(seeded):
+            right.errorbar(seeded["img/s"], seeded["accuracy (%)"], yerr=seeded["sd"], fmt="none", capsize=3,
+                           color=points.get_facecolor()[0])
         for kernel, speed, acc in zip(cells["kernel"], cells["img/s"], cells["accuracy (%)"]):
             right.annotate(f"k={int(kernel)}", (speed, acc), fontsize=7, textcoords="offset points", xytext=(4, 2))
     right.set_xscale("log")
