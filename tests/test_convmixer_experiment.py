@@ -75,3 +75,22 @@ def test_the_kernel_claim_weighs_seeded_cells_against_their_noise():
     assert claim.verdict == "partially" and "within noise" in claim.evidence
     table = convmixer.grid_table(noisy)
     assert set(table.loc[table["seeds"] > 1, "patch"]) == {2, 4} and table["sd"].notna().sum() == 4
+
+
+def test_single_seed_gains_are_judged_against_the_pooled_seed_noise():
+    """A single-seed gain (the p=1 cells) smaller than two standard errors of one difference of two
+    cells, sqrt(2) times the pooled seed-to-seed sd, is within noise; a larger one is reproduced."""
+    seeded_cells = set(convmixer.context("cpu").size.seeded_cells)
+
+    def by_seed(k, p, s):  # with the first seed's -1.0 below: seed-to-seed sd 1.0 in every seeded cell
+        return 60 - p + (-1.0, 0.0, 1.0)[s]
+
+    def first_seed(gain_at_p1):  # no kernel effect except `gain_at_p1` for k=9 at p=1
+        return lambda k, p: 60 - p + (gain_at_p1 * (k == 9) if p == 1 else 0.0) - (1.0 if (k, p) in seeded_cells else 0.0)
+
+    for gain, verdict in [(2.5, "within_noise"), (3.5, "reproduced")]:  # 2 s.e. = 2 * sqrt(2) * 1.0 = 2.83
+        claim = {c.id: c for c in convmixer.claims(_seeded(_records(first_seed(gain)), by_seed))}
+        gains = claim["larger_kernels_help"].evidence.split("Gains: ")[1]
+        assert gains.startswith(f"p=1: {gain:+.2f} ± 1.41 (s.e., 1 seed), {verdict.replace('_', ' ')};")
+        # the patch claim: acc(p=1) - acc(p=4) is 3 or more at every kernel size, beyond 2.83
+        assert claim["smaller_patches_help"].verdict == "reproduced"
