@@ -93,7 +93,7 @@ def render(chapters: list[ChapterClaims]) -> str:
              "|---|---|" + "---|" * len(VERDICTS) + "---|"]
     for c in chapters:
         profile = c.profile + (" (dry run)" if c.dry_run else "")
-        lines.append(f"| {{doc}}`{c.title} </chapters/{c.chapter}>` | {profile} | "
+        lines.append(f"| {{doc}}`{SHORT_NAMES.get(c.chapter, c.chapter)} </chapters/{c.chapter}>` | {profile} | "
                      + " | ".join(str(table[c.chapter][v]) for v in VERDICTS) + f" | {len(c.claims)} |")
     totals = {v: sum(table[c.chapter][v] for c in chapters) for v in VERDICTS}
     lines.append("| **all chapters** | | " + " | ".join(f"**{totals[v]}**" for v in VERDICTS)
