@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import statistics
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from . import distributed
@@ -54,6 +54,17 @@ def mean_and_error(values: list[float]) -> tuple[float, float]:
     return mean, (statistics.stdev(values) / math.sqrt(len(values)) if len(values) > 1 else float("nan"))
 
 
+def pooled_sd(groups) -> float:
+    """The pooled standard deviation of several groups of repeated measurements (e.g. one
+    configuration's accuracy over seeds, for several configurations): sqrt(sum (n_i - 1) var_i /
+    sum (n_i - 1)) over the groups with more than one value; nan without any."""
+    groups = [list(group) for group in groups]
+    dof = sum(len(group) - 1 for group in groups if len(group) > 1)
+    if not dof:
+        return float("nan")
+    return math.sqrt(sum(statistics.variance(group) * (len(group) - 1) for group in groups if len(group) > 1) / dof)
+
+
 def significant(values: list[float]) -> bool:
     """The mean is positive and more than twice its standard error (never with one value)."""
     mean, error = mean_and_error(values)
@@ -75,6 +86,11 @@ def seeded_verdict(differences: list[float]) -> str:
     """`noise_verdict` of a difference measured per seed: its mean against the standard error of
     the mean. One seed cannot be judged against noise: its sign decides, and the claim's n = 1 says so."""
     return noise_verdict(*mean_and_error(differences))
+
+
+def claim_spread(error: float) -> float | None:
+    """A `Claim.spread`: the standard error rounded to 2 digits, None where there is none (nan: one seed)."""
+    return None if math.isnan(error) else round(error, 2)
 
 
 def binomial_se(acc: float, n: int) -> float:

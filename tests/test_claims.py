@@ -1,4 +1,5 @@
 import json
+import math
 
 import pytest
 
@@ -53,3 +54,11 @@ def test_noise_aware_verdicts_weigh_the_mean_against_its_standard_error():
     assert combined_verdict(["within_noise", "not_reproduced"]) == "within_noise"
     assert plus_minus([1.0, 2.0, 3.0]) == "+2.00 ± 0.58 (s.e., 3 seeds)" and plus_minus([1.5]) == "+1.50"
     assert claim(verdict="within_noise").verdict == "within_noise"
+
+
+def test_pooled_sd_weighs_each_group_by_its_degrees_of_freedom():
+    from patchlib.claims import pooled_sd
+
+    # variances 1 (n = 3) and 2 (n = 2); a single value adds nothing: sqrt((2 * 1 + 1 * 2) / 3)
+    assert pooled_sd([[1.0, 2.0, 3.0], [5.0], [2.0, 4.0]]) == pytest.approx((4 / 3) ** 0.5)
+    assert math.isnan(pooled_sd([[1.0], [2.0]]))

@@ -97,6 +97,12 @@ class ChapterRun:
                    force=force, progress=bool(progress) and distributed.is_main(), pieces=pieces, code=tuple(code), prepare=prepare,
                    device_requested="auto" if device is None else str(device), dry_run=dry_run)
 
+    @property
+    def seeds(self) -> list[int]:
+        """The seeds of the chapter's seeded runs: its own seed first, then seed + 1, ... (`size.seeds`
+        of them; one for a size without that field)."""
+        return [self.seed + i for i in range(getattr(self.size, "seeds", 1))]
+
     def profile_dataset(self) -> str:
         """The dataset of this run's profile ("shapes10", "cifar10")."""
         return get_profile(self.profile).dataset

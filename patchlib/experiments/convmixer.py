@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
-from ..claims import Claim, combined_verdict, mean_and_error, noise_verdict
+from ..claims import Claim, claim_spread, combined_verdict, mean_and_error, noise_verdict, pooled_sd
 from ..measure import ThroughputProtocol, flops, measure_throughput, parameter_count
 from ..models import config_record, create_model
 from ..train import TrainConfig, train
@@ -119,10 +119,6 @@ def cell_config(ctx: ChapterRun, kernel_size: int, patch_size: int, seed: int | 
     return config | {"seed": seed} if suffix else config
 
 
-def seeds(ctx: ChapterRun) -> list[int]:
-    return [ctx.seed + i for i in range(ctx.size.seeds)]
-
-
 def recipe_config(ctx: ChapterRun) -> dict:
     size = ctx.size
     return ctx.config(f"recipe-{ctx.profile}", dataset=ctx.profile_dataset(), n_train=size.recipe_n_train,
@@ -175,7 +171,7 @@ def run(profile: str = "smoke", *, seed: int = 0, device="auto", data_root=None,
     cells = [cell_config(ctx, k, p) for p in size.patch_sizes for k in size.kernel_sizes]
     records = {"grid": [_train_one(ctx, "grid", cell) for cell in cells],
                "grid_seeds": [_train_one(ctx, "grid", cell_config(ctx, k, p, seed))
-                              for seed in seeds(ctx)[1:] for k, p in size.seeded_cells],
+                              for seed in ctx.seeds[1:] for k, p in size.seeded_cells],
                "recipe": _train_one(ctx, "recipe", recipe_config(ctx))}
     speed = throughput_config(ctx, cells)
 
@@ -220,11 +216,7 @@ def grid_table(records: dict):
 def seed_sd(records: dict) -> float:
     """The pooled seed-to-seed standard deviation of a cell's accuracy (pp) over the seeded cells
     (nan without any): the noise of one single-seed accuracy."""
-    groups = [accs for accs in cell_accuracies(records).values() if len(accs) > 1]
-    if not groups:
-        return float("nan")
-    squares = sum(float(np.var(accs, ddof=1)) * (len(accs) - 1) for accs in groups)
-    return math.sqrt(squares / sum(len(accs) - 1 for accs in groups))
+    return pooled_sd(cell_accuracies(records).values())
 
 
 @dataclass(frozen=True)
@@ -293,7 +285,7 @@ def claims(records: dict) -> list[Claim]:
     return [
         Claim(id="larger_kernels_help", claim="Larger depthwise kernels give higher accuracy",
               paper_value=round(kernel_sweep[9] - kernel_sweep[3], 2), our_value=round(kernel_mean, 2),
-              spread=None if math.isnan(kernel_error) else round(kernel_error, 2),
+              spread=claim_spread(kernel_error),
               n=kernel_n if kernel_n > 1 else None,
               unit=f"mean over patch sizes of acc(k={large}) - acc(k={small}), points",
               verdict=combined_verdict([g.verdict for g in kernel_gains.values()]), profile=profile,

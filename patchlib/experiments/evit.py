@@ -27,8 +27,8 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from ..claims import (Claim, binomial_se, combined_verdict, mean_and_error, plus_minus, seeded_verdict,
-                      verdict_from_checks)
+from ..claims import (Claim, binomial_se, claim_spread, combined_verdict, mean_and_error, plus_minus,
+                      seeded_verdict, verdict_from_checks)
 from ..data import DataSplits, normalize
 from ..measure import ThroughputProtocol, flops, measure_throughput
 from ..models import EViTConfig, evit_layers
@@ -187,11 +187,6 @@ def baseline_state(ctx: ChapterRun) -> dict:
     return model.state_dict()
 
 
-def finetune_seeds(ctx: ChapterRun) -> list[int]:
-    """The fine-tuning seeds of the seeded points: the chapter's seed first."""
-    return [ctx.seed + i for i in range(ctx.size.seeds)]
-
-
 def _finetuned_state(ctx: ChapterRun, keep_rate: float, fuse: bool | None, data: DataSplits,
                      seed: int | None = None) -> tuple[dict, dict]:
     """Fine-tune (or load, or resume) one point; returns (weights, `train()` output)."""
@@ -268,7 +263,7 @@ def run(profile: str = "smoke", *, seed: int = 0, device="auto", data_root=None,
     records = {"offshelf": ctx.record("offshelf", offshelf_config(ctx), offshelf), "finetune": [],
                "finetune_seeds": []}
     main_points = [(k, fuse, ctx.seed) for k, fuse in list(size.finetune_points) + [(1.0, None)]]
-    seeded_points = [(k, fuse, s) for s in finetune_seeds(ctx)[1:] for k, fuse in size.seeded_points]
+    seeded_points = [(k, fuse, s) for s in ctx.seeds[1:] for k, fuse in size.seeded_points]
     for keep_rate, fuse, seed in main_points + seeded_points:
         config = finetune_config(ctx, keep_rate, fuse, seed)
 
@@ -348,10 +343,6 @@ def _by_point_zoo() -> dict:
     return {(row["keep_rate"], row["fusion"]): row for row in PAPER["model_zoo"]["value"]}
 
 
-def _rounded(value: float) -> float | None:
-    return None if math.isnan(value) else round(value, 2)
-
-
 def per_seed(records: dict) -> dict[tuple[float, bool | None], list[dict]]:
     """Each fine-tuned point's results over its seeds (the main run first): the seeded points have
     one per seed, the others one."""
@@ -372,7 +363,6 @@ def claims(records: dict) -> list[Claim]:
     seeded = per_seed(records)
     finetuned = {key: results[0] for key, results in seeded.items()}
     control = finetuned[(1.0, None)]
-    control_off = _by_point(control["eval"])
     cost = _by_point(records["cost"]["result"]["points"])
     config = records["offshelf"]["config"]
     profile = config["profile"]
@@ -392,7 +382,7 @@ def claims(records: dict) -> list[Claim]:
             id="speed_at_0.7", claim="At keep rate 0.7 (with fusion) EViT runs much faster for a small loss of accuracy",
             paper_value=f"{headline['value']['delta_acc']:+.1f} pp at ×{headline['value']['speedup']:.1f}",
             our_value=f"{delta:+.2f} pp at ×{speedup:.2f}", unit="Δ top-1 vs same-budget model; throughput ratio",
-            spread=_rounded(delta_se), n=len(deltas),
+            spread=claim_spread(delta_se), n=len(deltas),
             verdict=verdict_from_checks([delta >= -1.0, speedup >= 1.2]), profile=profile,
             evidence=f"{source}; rule: fine-tuned keep-0.7 model within 1.0 pp of the keep-1 control fine-tuned with the "
             f"same budget, mean over fine-tuning seeds ({plus_minus(deltas)} pp; first seed "
@@ -410,7 +400,7 @@ def claims(records: dict) -> list[Claim]:
         out.append(Claim(
             id="fusion_helps_at_0.5", claim="Fusing the inattentive tokens into one token beats dropping them at a low "
             "keep rate (0.5)", paper_value=round(zoo[(0.5, True)]["acc1"] - zoo[(0.5, False)]["acc1"], 1),
-            our_value=round(ft_gain, 2), spread=_rounded(ft_se), n=len(ft_gains), unit="pp top-1, fused minus unfused",
+            our_value=round(ft_gain, 2), spread=claim_spread(ft_se), n=len(ft_gains), unit="pp top-1, fused minus unfused",
             verdict="partially" if verdict == "reproduced" and off_gain <= 0 else verdict, profile=profile,
             evidence=f"{source}; rule (noise-aware): after fine-tuning, fused minus unfused per fine-tuning seed, "
             f"{plus_minus(ft_gains)} pp, is reproduced when the mean exceeds two standard errors, within noise "
@@ -425,7 +415,7 @@ def claims(records: dict) -> list[Claim]:
         out.append(Claim(
             id="train_with_reorganization", claim="Token reorganisation is integrated into training: a model trained with "
             "it beats applying it to a model trained without", paper_value="qualitative", our_value=round(gain, 2),
-            spread=_rounded(gain_se), n=len(over_offshelf), unit="pp top-1 at keep 0.7, fine-tuned minus off the shelf",
+            spread=claim_spread(gain_se), n=len(over_offshelf), unit="pp top-1 at keep 0.7, fine-tuned minus off the shelf",
             verdict=combined_verdict([seeded_verdict(over_offshelf), seeded_verdict(over_control)]), profile=profile,
             evidence=f"{source}; rule (noise-aware, per fine-tuning seed): the fine-tuned keep-0.7 model beats both the "
             f"baseline with reorganisation switched on ({plus_minus(over_offshelf)} pp) and the keep-1 control, "

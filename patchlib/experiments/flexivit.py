@@ -34,8 +34,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..claims import (Claim, binomial_se, combined_verdict, mean_and_error, noise_verdict, plus_minus,
-                      verdict_from_checks)
+from ..claims import (Claim, binomial_se, claim_spread, combined_verdict, mean_and_error, noise_verdict,
+                      plus_minus, pooled_sd, verdict_from_checks)
 from ..data import DataSplits, ImageData, iterate_batches, normalize
 from ..layers import KERNEL_RESIZE_METHODS, resample_patch_embed
 from ..measure import ThroughputProtocol, flops, measure_throughput, parameter_count
@@ -161,15 +161,11 @@ def _base(ctx: ChapterRun, name: str, **entries) -> dict:
                       image_size=size.image_size) | entries
 
 
-def seeds(ctx: ChapterRun) -> list[int]:
-    return [ctx.seed + i for i in range(ctx.size.seeds)]
-
-
 def trained_runs(ctx: ChapterRun) -> list[tuple[str, int]]:
     """(role, seed) of every training run: each role with the chapter's seed, then the seeded
     roles with the further seeds."""
     return [(role, ctx.seed) for role in roles(ctx.size)] + [
-        (role, seed) for seed in seeds(ctx)[1:] for role in ctx.size.seeded_roles]
+        (role, seed) for seed in ctx.seeds[1:] for role in ctx.size.seeded_roles]
 
 
 def run_key(ctx: ChapterRun, role: str, seed: int) -> str:
@@ -478,14 +474,8 @@ def runs_of(models: dict, role: str) -> list[list[float]]:
 def seed_sd(models: dict) -> float:
     """Pooled seed-to-seed sd (pp) of one run's accuracy at one patch size, over the roles with
     several seeds (nan without any): the noise of a single-seed accuracy."""
-    squares, dof = 0.0, 0
-    for role in {entry.get("role", key) for key, entry in models.items()}:
-        runs = runs_of(models, role)
-        if len(runs) > 1:
-            for values in zip(*runs):
-                squares += statistics.variance(values) * (len(values) - 1)
-                dof += len(values) - 1
-    return math.sqrt(squares / dof) if dof else math.nan
+    roles = {entry.get("role", key) for key, entry in models.items()}
+    return pooled_sd(values for role in roles for values in zip(*runs_of(models, role)))
 
 
 def tolerance_verdict(mean: float, error: float, tolerance: float) -> str:
@@ -544,7 +534,7 @@ def claims(records: dict) -> list[Claim]:
               "embeddings bilinearly resized", paper_source="Fig. 3 (ViT-B/16, ViT-B/30)"),
         Claim(id="flexi_matches_fixed", claim="FlexiViT matches standard ViTs at their own patch sizes", paper_value="qualitative",
               our_value=", ".join(f"{gaps[r]:+.1f} at {models[r]['own_patch']}" for r in FIXED), unit="points (FlexiViT − ViT)",
-              spread=None if math.isnan(gap_errors[worst]) else round(gap_errors[worst], 2),
+              spread=claim_spread(gap_errors[worst]),
               n=len(gap_values[worst]) if len(gap_values[worst]) > 1 else None,
               verdict=combined_verdict(list(match.values())), profile=profile,
               evidence=f"{src}; rule (noise-aware): FlexiViT accuracy ≥ the fixed ViT's − {MATCH_TOLERANCE:g} points at each "
@@ -609,7 +599,7 @@ def distillation_claims(models: dict, sizes: list[int], flexi: list[float], flex
               paper_source="§3.5 and Fig. 3 (distilled FlexiViT vs its ViT-B/8 teacher)"),
         Claim(id="distillation_helps", claim=DISTILL_CLAIMS["distillation_helps"], paper_value="qualitative",
               our_value=round(gain, 2), unit="points, mean over patch sizes (distilled − plain FlexiViT)",
-              spread=None if math.isnan(gain_error) else round(gain_error, 2), n=len(gains) if len(gains) > 1 else None,
+              spread=claim_spread(gain_error), n=len(gains) if len(gains) > 1 else None,
               verdict=noise_verdict(gain, gain_error), profile=profile,
               evidence=f"{src}; rule (noise-aware): mean accuracy over patch sizes of the distilled FlexiViT minus that of "
               f"the plain FlexiViT ({plus_minus(gains)} over the plain one's seeds, the distilled run's own noise added) "

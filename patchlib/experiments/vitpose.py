@@ -26,7 +26,7 @@ from pathlib import Path
 
 import torch
 
-from ..claims import Claim, mean_and_error, plus_minus, significant
+from ..claims import Claim, claim_spread, mean_and_error, plus_minus, significant
 from ..measure import ThroughputProtocol, flops, measure_throughput, parameter_count
 from ..models import config_record, create_model
 from ..models.vit import ViTConfig
@@ -329,10 +329,6 @@ def _train_one(ctx: ChapterRun, backbone: str, decoder: str, seed: int) -> dict:
     return ctx.record("train", config, compute, uses_data=False)
 
 
-def seeds(ctx: ChapterRun) -> list[int]:
-    return [ctx.seed + i for i in range(ctx.size.seeds)]
-
-
 # ---- cost ----
 
 def cost_models(ctx: ChapterRun) -> dict:
@@ -433,7 +429,7 @@ def run(profile: str = "smoke", *, seed: int = 0, device="auto", data_root=None,
     ctx = context(profile, seed=seed, device=device, data_root=data_root, results_dir=results_dir, force=force,
                   progress=progress, dry_run=dry_run)
     records = {"data": ctx.record("data", data_config(ctx), lambda: data_difficulty(ctx), uses_data=False),
-               "train": {(b, d, s): _train_one(ctx, b, d, s) for s in seeds(ctx) for b in BACKBONES for d in DECODERS},
+               "train": {(b, d, s): _train_one(ctx, b, d, s) for s in ctx.seeds for b in BACKBONES for d in DECODERS},
                "cost": ctx.record("cost", cost_config(ctx), lambda: measure_costs(ctx), uses_data=False),
                "qualitative": ctx.record("qualitative", qualitative_config(ctx), lambda: qualitative(ctx),
                                          uses_data=False)}
@@ -482,10 +478,6 @@ def paired_gaps(records: dict, metric: str = "AP") -> dict[str, list[float]]:
             for backbone in BACKBONES}
     gaps["difference"] = [r - v for r, v in zip(gaps["resnet"], gaps["vit"])]
     return gaps
-
-
-def _round(value: float) -> float | None:
-    return None if math.isnan(value) else round(value, 2)
 
 
 def cost_table(records: dict):
@@ -552,7 +544,7 @@ def claims(records: dict) -> list[Claim]:
               "backbone", paper_value=round(paper_gap["resnet"] - paper_gap["vit"], 1),
               our_value=round(statistics.mean(gaps["difference"]), 2),
               unit="AP points: (ResNet classic - simple) - (ViT classic - simple)",
-              spread=_round(mean_and_error(gaps["difference"])[1]), n=len(gaps["difference"]),
+              spread=claim_spread(mean_and_error(gaps["difference"])[1]), n=len(gaps["difference"]),
               verdict=("not_tested" if not vit_learned else "reproduced" if significant(gaps["difference"]) else
                        "partially" if statistics.mean(gaps["difference"]) > 0 else "not_reproduced"),
               profile=profile, evidence=f"{train_sources}; per-seed paired difference {plus_minus(gaps['difference'])}; "
@@ -562,14 +554,14 @@ def claims(records: dict) -> list[Claim]:
         Claim(id="cnn_needs_classic_decoder", claim="With a ResNet backbone the simple decoder loses much AP "
               f"({PAPER['gap_text']['value']['resnet']})", paper_value=paper_gap["resnet"],
               our_value=round(resnet_mean, 2), unit="AP points, classic - simple (ResNet)",
-              spread=_round(mean_and_error(gaps["resnet"])[1]), n=len(gaps["resnet"]),
+              spread=claim_spread(mean_and_error(gaps["resnet"])[1]), n=len(gaps["resnet"]),
               verdict="reproduced" if significant(gaps["resnet"]) else "not_reproduced", profile=profile,
               evidence=f"{train_sources}; ResNet gap {plus_minus(gaps['resnet'])}; rule: mean > 2 standard errors",
               paper_source=PAPER["gap_text"]["source"]),
         Claim(id="vit_simple_decoder_enough", claim="With a ViT backbone the simple decoder is about as good as the "
               f"classic one ({PAPER['gap_text']['value']['vit']})", paper_value=paper_gap["vit"],
               our_value=round(vit_mean, 2), unit="AP points, classic - simple (ViT)",
-              spread=_round(vit_error), n=len(gaps["vit"]),
+              spread=claim_spread(vit_error), n=len(gaps["vit"]),
               verdict=("not_tested" if not vit_learned else "reproduced" if vit_small else "not_reproduced"),
               profile=profile, evidence=f"{train_sources}; ViT gap {plus_minus(gaps['vit'])}; rule: |gap| <= max(1 AP point, "
               "2 standard errors)" + learned_text,

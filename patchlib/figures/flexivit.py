@@ -5,6 +5,8 @@ import matplotlib.pyplot as plt
 import matplotlib.ticker as mticker
 import numpy as np
 
+from ..experiments.flexivit import knob_points, pareto, runs_of
+
 NAMES = {"vit_small": "ViT/{p}", "vit_large": "ViT/{p}", "flexi": "FlexiViT", "distill": "FlexiViT (distilled)"}
 METHOD_NAMES = {"pi": "PI-resize", "resize": "Resize", "area": "Area-scaled resize", "norm": "Norm-scaled resize"}
 
@@ -14,13 +16,11 @@ def _label(role: str, model: dict) -> str:
 
 
 def runs_by_role(result: dict) -> dict[str, tuple[dict, np.ndarray]]:
-    """role -> (its main run's entry, accuracies [seeds, patch sizes]) from an evaluate record."""
-    out: dict[str, tuple[dict, list]] = {}
-    for key, model in result["models"].items():
-        role = model.get("role", key)
-        main, accs = out.get(role, (model, []))
-        out[role] = (main if key != role else model, accs + [model["acc"]])
-    return {role: (main, np.asarray(accs)) for role, (main, accs) in out.items()}
+    """role -> (its main run's entry, accuracies [seeds, patch sizes]) from an evaluate record
+    (the main run is keyed by its role, `experiments.flexivit.run_key`)."""
+    models = result["models"]
+    roles = dict.fromkeys(model.get("role", key) for key, model in models.items())  # in record order
+    return {role: (models[role], np.asarray(runs_of(models, role))) for role in roles}
 
 
 def figure3(evaluation: dict, measurement: dict):
@@ -75,8 +75,6 @@ def frontier_figure(record: dict):
     """Beyond the papers: the FlexiViT at every patch size x EViT keep rate, accuracy against
     measured throughput (left) and GMACs (right); the Pareto frontier of each knob alone (patch
     size at keep rate 1; keep rate at the smallest patch size) and of both together."""
-    from ..experiments.flexivit import knob_points, pareto
-
     knobs = knob_points(record)
     points = knobs["both"]
     sizes = sorted({p["patch_size"] for p in points})
