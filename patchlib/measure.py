@@ -20,8 +20,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode, sdpa_flop_count
 
-from .results import device_name
-from .runtime import autocast
+from .runtime import autocast, device_name
 
 THROUGHPUT_PROTOCOL_VERSION = 2  # 1: the chapters' own loops (before the shared protocol)
 

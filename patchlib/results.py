@@ -1,15 +1,15 @@
 """Cached, provenance-carrying experiment results that know their code.
 
-`run_or_load(config, compute, code=files)` returns the result of `compute()` for an experiment
+`run_or_load(config, compute, definitions=...)` returns the result of `compute()` for an experiment
 configuration, computing it only when no result for exactly that configuration exists.
 Results live in `<results_dir>/<chapter>/<name>-<hash>.json`, where the hash covers the
 whole configuration, so a changed configuration never reuses an old result. Each file holds
 the configuration, the result and its provenance (seed, git revision and the files that differed
-from it, package versions, device, threads, wall time, dataset identity, and a SHA-256 of every
-source file the result depends on), and is written atomically.
+from it, package versions, device, threads, wall time, dataset identity, and the fingerprint of
+every definition the computation can reach, `patchlib.fingerprint`), and is written atomically.
 
-A stored record whose source files have changed since is still used (a rerun can take an hour),
-never silently: `stale_files(record)` names the changed files, the book prints them beside every
+A stored record whose code has changed since is still used (a rerun can take an hour), never
+silently: `stale_code(record)` names the changed definitions, the book prints them beside every
 figure built from the record (`patchlib.figures.provenance`), and `python -m patchlib.results`
 (`make check-results`) lists every stale record.
 """
@@ -29,10 +29,12 @@ from typing import Any, Callable
 import torch
 
 from . import distributed
+from .fingerprint import SourceIndex, stale_definitions
+from .runtime import device_name
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-SCHEMA_VERSION = 2            # 2: provenance holds "code" (file hashes) and "dirty_files"
-READABLE_SCHEMAS = (1, 2)     # schema-1 records (no code fingerprint) are read, and reported stale
+SCHEMA_VERSION = 3            # 3: provenance holds "definitions" (patchlib.fingerprint); 2 held file hashes
+READABLE_SCHEMAS = (1, 2, 3)  # older records are read, and reported stale until re-fingerprinted
 
 
 def default_results_dir() -> Path:
@@ -67,26 +69,17 @@ def file_digest(path: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def code_fingerprint(files, root: Path | None = None) -> dict[str, str]:
-    """SHA-256 (16 hex digits) of each source file, by path relative to the repository root."""
-    root = Path(root) if root is not None else REPO_ROOT
-    fingerprint = {}
-    for name in sorted(set(files)):
-        path = root / name
-        if not path.is_file():
-            raise FileNotFoundError(f"code fingerprint: {path} does not exist (fix the chapter's CODE list)")
-        fingerprint[name] = file_digest(path)
-    return fingerprint
-
-
-def stale_files(record: dict, root: Path | None = None) -> list[str]:
-    """Source files of `record` that changed since it was computed ([] when it is current).
-
-    A record from before code fingerprints were kept gives ["(code not recorded)"]."""
-    root = Path(root) if root is not None else REPO_ROOT
-    stored = record.get("provenance", {}).get("code")
+def stale_code(record: dict, index: SourceIndex | None = None, root: Path | None = None) -> list[str]:
+    """What changed in the code of `record` since it was computed ([] when it is current): the
+    names of changed definitions. A record of file fingerprints (schema 2, from before
+    `patchlib.fingerprint`) names its changed files; one with neither gives ["(code not recorded)"]."""
+    provenance = record.get("provenance", {})
+    if "definitions" in provenance:
+        return stale_definitions(provenance["definitions"], index)
+    stored = provenance.get("code")
     if not stored:
         return ["(code not recorded)"]
+    root = Path(root) if root is not None else REPO_ROOT
     changed = []
     for name, digest in stored.items():
         path = root / name
@@ -95,13 +88,6 @@ def stale_files(record: dict, root: Path | None = None) -> list[str]:
         elif file_digest(path) != digest:
             changed.append(name)
     return changed
-
-
-def device_name(device: str | torch.device) -> str:
-    device = torch.device(device)
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    return platform.processor() or platform.machine()
 
 
 def environment(device: str | torch.device = "cpu") -> dict:
@@ -149,6 +135,11 @@ def result_path(config: dict, results_dir: Path | None = None) -> Path:
     return results_dir / config["chapter"] / f"{config['name']}-{config_hash(config)}.json"
 
 
+def record_source(record: dict) -> str:
+    """A record's file, relative to the results folder (for evidence strings outside a run)."""
+    return f"results/{record['config']['chapter']}/{record['config']['name']}-{record['config_hash']}.json"
+
+
 class ResultFileError(ValueError):
     """A stored result file that cannot be used. It is never overwritten silently: the message
     names the file and the fix (restore it from git, or delete it to recompute)."""
@@ -191,14 +182,14 @@ def load_result(path: Path, config: dict) -> dict | None:
     return record
 
 
-def run_or_load(config: dict, compute: Callable[[], dict], *, code=(), results_dir: Path | None = None,
-                force: bool = False, device: str | torch.device = "cpu") -> dict:
+def run_or_load(config: dict, compute: Callable[[], dict], *, definitions: Callable[[], dict] | dict | None = None,
+                results_dir: Path | None = None, force: bool = False, device: str | torch.device = "cpu") -> dict:
     """Return the record for `config`, computing it with `compute()` if needed.
 
     `compute` returns a JSON-serialisable dict; it may include a `"data"` entry describing
     the dataset it used (name, source, fingerprint, sizes), which goes into the provenance.
-    `code` lists the source files (relative to the repository root) the result depends on; their
-    hashes go into the provenance. `force=True` recomputes even if a result exists.
+    `definitions` is the code fingerprint (`patchlib.fingerprint.fingerprint_record`), or a function
+    returning it, taken before computing. `force=True` recomputes even if a result exists.
     """
     path = result_path(config, results_dir)
     if not force:
@@ -206,7 +197,7 @@ def run_or_load(config: dict, compute: Callable[[], dict], *, code=(), results_d
         if record is not None:
             return record
     provenance = environment(device)  # taken before computing: the code as it was when the run started
-    provenance["code"] = code_fingerprint(code)
+    provenance["definitions"] = dict(definitions() if callable(definitions) else definitions or {})
     start = time.perf_counter()
     started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     result = compute()
@@ -226,8 +217,9 @@ def run_or_load(config: dict, compute: Callable[[], dict], *, code=(), results_d
     return record
 
 
-def check_results(results_dir: Path | None = None, root: Path | None = None) -> list[tuple[Path, list[str]]]:
-    """(record file, changed source files) for every stale record under `results_dir`; a file
+def check_results(results_dir: Path | None = None, index: SourceIndex | None = None,
+                  root: Path | None = None) -> list[tuple[Path, list[str]]]:
+    """(record file, changed definitions) for every stale record under `results_dir`; a file
     that is not a readable record is listed with the reason instead."""
     results_dir = Path(results_dir) if results_dir is not None else default_results_dir()
     stale = []
@@ -235,7 +227,7 @@ def check_results(results_dir: Path | None = None, root: Path | None = None) -> 
         if path.name.startswith("claims"):
             continue
         try:
-            changed = stale_files(json.loads(path.read_text()), root)
+            changed = stale_code(json.loads(path.read_text()), index, root)
         except (ValueError, AttributeError, KeyError, TypeError) as error:
             changed = [f"(not a readable result record: {type(error).__name__}: {error})"]
         if changed:
@@ -252,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     stale = check_results(args.results_dir)
     for path, changed in stale:
-        print(f"stale: {path}: computed with older code ({', '.join(changed)})")
+        print(f"stale: {path}: computed with other code (changed since: {', '.join(changed)})")
     print(f"{len(stale)} stale record(s)" + ("; recompute them with force=True in their chapter" if stale else ""))
     return 1 if stale else 0
 

@@ -2,6 +2,8 @@
 and measurement."""
 from __future__ import annotations
 
+import platform
+
 import torch
 
 
@@ -21,3 +23,11 @@ def autocast(device: torch.device, precision: str):
         raise ValueError(f"unknown precision {precision!r}; use 'auto', 'fp32' or 'bf16'")
     use_bf16 = precision == "bf16" or (precision == "auto" and device.type == "cuda")
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16)
+
+
+def device_name(device: str | torch.device) -> str:
+    """The device's hardware name ("NVIDIA H100 80GB HBM3", or the CPU's processor string)."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return platform.processor() or platform.machine()

@@ -27,7 +27,7 @@ from tqdm.auto import tqdm
 
 from . import distributed
 from .data import DataSplits, ImageData, iterate_batches, normalize
-from .data.augment import rand_augment, random_crop_flip
+from .data.augment import channel_stats, rand_augment, random_crop_flip
 from .runtime import autocast, resolve_device
 
 
@@ -74,20 +74,6 @@ class TrainConfig:
             raise ValueError("TrainConfig.lr must be positive, got 0")
         if self.label_smoothing >= 1:
             raise ValueError(f"TrainConfig.label_smoothing must be below 1, got {self.label_smoothing!r}")
-
-
-def channel_stats(images: torch.Tensor, chunk: int = 4096) -> tuple[list[float], list[float]]:
-    """Per-channel mean and std of uint8 images [N, C, H, W], in [0, 1] units."""
-    total = torch.zeros(images.shape[1], dtype=torch.float64)
-    total_sq = torch.zeros_like(total)
-    for start in range(0, len(images), chunk):
-        x = images[start:start + chunk].to(torch.float64) / 255
-        total += x.sum(dim=(0, 2, 3))
-        total_sq += (x * x).sum(dim=(0, 2, 3))
-    count = images.shape[0] * images.shape[2] * images.shape[3]
-    mean = total / count
-    std = (total_sq / count - mean * mean).sqrt()
-    return mean.tolist(), std.tolist()
 
 
 def lr_factor(step: int, total_steps: int, warmup_steps: int, schedule: str) -> float:

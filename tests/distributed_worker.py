@@ -10,7 +10,7 @@ import torch
 import patchlib
 from patchlib import distributed
 from patchlib.data import load_dataset
-from patchlib.models.flexivit import random_patch_loss
+from patchlib.losses import random_patch_loss
 from patchlib.train import TrainConfig, train
 
 CONFIG = TrainConfig(epochs=2, batch_size=32, lr=3e-3, warmup_epochs=0.5, augment="none")

@@ -3,7 +3,8 @@
 The fixture copies the book's sources to a temporary folder, executes the chapter notebooks
 there with the smoke profile (`make notebooks`), and builds the copy with `make book`
 (jupyter-book build -W -n --keep-going). Slow (it runs every chapter's smoke profile), so
-marked `book`: `pytest -m book` runs it alone, `pytest -m "not book"` skips it.
+marked `book`: `pytest -m book` runs it alone, `pytest -m "not book"` skips it. The toc's test is
+quick and unmarked. (The Makefile's own behaviour: tests/test_make.py.)
 """
 
 from __future__ import annotations
@@ -180,73 +181,11 @@ def test_pages_hold_no_machine_paths(executed_book):
         assert found is None, f"{page.name} shows a machine path: {found.group(0)}"
 
 
-def _notebook(*cells: tuple[str, str]) -> str:
-    """A minimal notebook: (cell type, source) pairs; the first code cell is tagged `parameters`."""
-    import nbformat
+def test_the_toc_is_the_registrys():
+    """book/_toc.yml is generated from patchlib/chapters.py (`make book` rewrites it when the registry
+    changes): the committed copy must be that output, chapter for chapter."""
+    from patchlib.chapters import NAMES, toc
 
-    notebook = nbformat.v4.new_notebook()
-    tagged = False
-    for kind, source in cells:
-        cell = nbformat.v4.new_code_cell(source) if kind == "code" else nbformat.v4.new_markdown_cell(source)
-        if kind == "code" and not tagged:
-            cell.metadata["tags"], tagged = ["parameters"], True
-        notebook.cells.append(cell)
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    return nbformat.writes(notebook)
-
-
-@pytest.fixture
-def project_copy(tmp_path) -> Path:
-    """The build files of the project (Makefiles, set-up script, pins) in a scratch folder, with a
-    `broken` chapter notebook; the package itself comes from PYTHONPATH."""
-    for name in ("Makefile", "Makefile.book", "requirements.txt"):
-        shutil.copy(REPO / name, tmp_path / name)
-    shutil.copytree(REPO / "scripts", tmp_path / "scripts")
-    (tmp_path / "notebooks").mkdir()
-    (tmp_path / "notebooks" / "broken.ipynb").write_text(
-        _notebook(("code", 'profile = "smoke"\nseed = 0\ndevice = "auto"'), ("code", "raise RuntimeError('boom')")))
-    return tmp_path
-
-
-def _make(folder: Path, *args: str) -> subprocess.CompletedProcess:
-    import os
-
-    env = os.environ | {"PYTHONPATH": str(REPO)}
-    return subprocess.run(["make", "--no-print-directory", *args], cwd=folder, env=env, capture_output=True, text=True)
-
-
-@pytest.mark.slow
-def test_a_failed_notebook_keeps_the_last_good_executed_copy(project_copy):
-    good = project_copy / "book" / "chapters" / "broken.ipynb"
-    good.parent.mkdir(parents=True)
-    good.write_text("the last good run")
-    result = _make(project_copy, "notebooks", "CHAPTERS=broken")
-    assert result.returncode != 0
-    assert "broken.ipynb is left as it was" in result.stderr
-    assert good.read_text() == "the last good run"
-    assert (project_copy / "build" / "runs" / "broken.failed.ipynb").is_file()
-
-
-def test_make_checks_the_profile_before_starting_a_kernel(project_copy):
-    result = _make(project_copy, "notebooks", "PROFILE=gpux", "CHAPTERS=broken")
-    assert result.returncode != 0
-    assert "PROFILE=gpux: unknown profile 'gpux'; choose one of smoke, cpu, gpu" in result.stderr
-    assert "== broken" not in result.stdout and not (project_copy / "build" / "runs").exists()
-
-
-@pytest.mark.book
-def test_a_failed_book_build_keeps_the_last_good_book(tmp_path):
-    """A build error (here a broken cross-reference, fatal under -n -W) leaves _build/html alone."""
-    book = tmp_path / "book"
-    shutil.copytree(BOOK, book, ignore=shutil.ignore_patterns("_build", "chapters", "_vendor"))
-    chapters = [f for f in toc_files(yaml.safe_load((BOOK / "_toc.yml").read_text())) if f.startswith("chapters/")]
-    (book / "chapters").mkdir()
-    for name in chapters:
-        (book / f"{name}.ipynb").write_text(_notebook(("markdown", f"# {name}\n\nSee {{ref}}`no-such-label`.")))
-    last_good = book / "_build" / "html" / "index.html"
-    last_good.parent.mkdir(parents=True)
-    last_good.write_text("the last good book")
-    result = _make(REPO, "book", f"BOOK_DIR={book}")
-    assert result.returncode != 0
-    assert "the build failed" in result.stderr
-    assert last_good.read_text() == "the last good book"
+    text = (BOOK / "_toc.yml").read_text(encoding="utf8")
+    assert text == toc(), "book/_toc.yml is not the registry's: `python3 patchlib/chapters.py --toc > book/_toc.yml`"
+    assert [f for f in toc_files(yaml.safe_load(text)) if f.startswith("chapters/")] == [f"chapters/{n}" for n in NAMES]

@@ -1,5 +1,6 @@
 import json
 import math
+import os
 
 import pytest
 
@@ -34,7 +35,7 @@ def test_write_claims_per_profile(tmp_path):
     with pytest.raises(ValueError, match="unique"):
         write_claims("demo", [claim(), claim()], results_dir=tmp_path)
     table = claims_table([claim(), claim(id="q", paper_value="qualitative")])
-    assert list(table.columns)[:4] == ["claim", "paper", "ours", "delta"]
+    assert list(table.columns)[:5] == ["claim", "kind", "paper", "ours", "delta"]
     assert table["delta"].tolist() == ["-0.1", "—"]
 
 
@@ -62,3 +63,42 @@ def test_pooled_sd_weighs_each_group_by_its_degrees_of_freedom():
     # variances 1 (n = 3) and 2 (n = 2); a single value adds nothing: sqrt((2 * 1 + 1 * 2) / 3)
     assert pooled_sd([[1.0, 2.0, 3.0], [5.0], [2.0, 4.0]]) == pytest.approx((4 / 3) ** 0.5)
     assert math.isnan(pooled_sd([[1.0], [2.0]]))
+
+
+def test_write_claims_leaves_a_file_holding_the_same_claims_untouched(tmp_path, monkeypatch):
+    """Issue 27 §3.8: a chapter whose records are all stored re-derives the claims already on disk;
+    writing them again would fail on a read-only results folder. Only a change is written."""
+    import patchlib.claims
+
+    nan = claim(id="n", our_value=float("nan"), spread=0.5, n=3)
+    path = write_claims("demo", [claim(), nan], results_dir=tmp_path)
+    before = path.stat()
+    path.write_text(json.dumps(json.loads(path.read_text()), indent=4))  # another formatting, same claims
+    formatted = path.read_text()
+
+    def read_only(*args, **kwargs):
+        raise PermissionError(13, "Read-only file system", str(tmp_path))
+
+    monkeypatch.setattr(patchlib.claims, "write_json_atomic", read_only)
+    assert write_claims("demo", [claim(), nan], results_dir=tmp_path) == path  # nothing to write: no error
+    assert path.read_text() == formatted and path.stat().st_ino == before.st_ino
+    with pytest.raises(PermissionError):  # a change must still be written (and fails here)
+        write_claims("demo", [claim(verdict="reproduced"), nan], results_dir=tmp_path)
+    monkeypatch.undo()
+    path.write_text("[{")  # a damaged file is rewritten
+    write_claims("demo", [claim()], results_dir=tmp_path)
+    assert [c["id"] for c in json.loads(path.read_text())] == ["a"]
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_write_claims_into_a_read_only_folder(tmp_path):
+    folder = tmp_path / "demo"
+    path = write_claims("demo", [claim()], results_dir=tmp_path)
+    folder.chmod(0o555)
+    path.chmod(0o444)
+    try:
+        assert write_claims("demo", [claim()], results_dir=tmp_path) == path
+        with pytest.raises(PermissionError):
+            write_claims("demo", [claim(id="b")], results_dir=tmp_path)
+    finally:
+        folder.chmod(0o755)

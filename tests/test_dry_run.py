@@ -16,7 +16,7 @@ from patchlib.experiments import common
 from patchlib.figures import provenance
 from patchlib.pose.synthetic import generate_people
 
-CHAPTERS = ("vit", "flexivit", "evit", "convmixer", "mobilevit", "vitpose")
+from patchlib.chapters import NAMES as CHAPTERS  # the one registry
 
 
 @pytest.fixture(scope="module")

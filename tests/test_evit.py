@@ -238,52 +238,22 @@ def test_keep_rate_schedule_drives_the_model_during_training():
 def test_chapter_configs_build_on_the_vit_chapters_runs():
     from patchlib.experiments import evit as chapter
     from patchlib.experiments import vit as vit_chapter
+    from patchlib.experiments.evit import pieces
+    from patchlib.experiments.evit.config import SIZES
     from patchlib.profiles import PROFILES
     from patchlib.results import config_hash
 
     for profile in PROFILES:
         ctx = chapter.context(profile)
-        config = chapter.offshelf_config(ctx)
+        config = pieces.offshelf_config(ctx)
         assert config["baseline"]["config_hash"] == config_hash(vit_chapter.fig7_config(vit_chapter.context(profile)))
         depth = config["model_config"]["depth"]
         assert config["reorganize_layers"] == list(evit_layers(depth))
-        size = chapter.SIZES[profile]
+        size = SIZES[profile]
         assert (size.visual_keep_rate, True) in size.finetune_points
-        assert chapter.finetune_config(ctx, 1.0, None)["eval_keep_rates"] == list(size.offshelf_keep_rates)
+        assert pieces.finetune_config(ctx, 1.0, None)["eval_keep_rates"] == list(size.offshelf_keep_rates)
     with pytest.raises(ValueError, match="control"):
-        chapter.finetune_config(chapter.context("smoke"), 1.0, True)
-
-
-def fake_records(ft, control_off_07, off, ips):
-    """Records shaped like experiments.evit.run()'s, with chosen accuracies and speeds."""
-    point = lambda k, f, acc: {"keep_rate": k, "fuse": f, "acc": acc}
-    finetune = [{"result": {"keep_rate": k, "fuse": f, "acc": acc, "eval": [point(k, f, acc)]}}
-                for (k, f), acc in ft.items()]
-    finetune.append({"result": {"keep_rate": 1.0, "fuse": None, "acc": ft.get((1.0, None), 80.0),
-                                "eval": [point(1.0, None, 80.0), point(0.7, True, control_off_07)]}})
-    config = {"profile": "cpu", "n_test": 10_000}
-    return {"offshelf": {"config": config, "provenance": {"data": {"n_test": 10_000}},
-                         "result": {"points": [point(k, f, a) for (k, f), a in off.items()]}},
-            "finetune": finetune,
-            "cost": {"result": {"points": [{"keep_rate": k, "fuse": f, "images_per_s": v, "gmacs": 1 / v}
-                                           for (k, f), v in ips.items()]}}}
-
-
-def test_claim_verdicts_follow_their_rules():
-    from patchlib.experiments import evit as chapter
-
-    ips = {(1.0, None): 100.0, (0.7, True): 140.0}
-    good = fake_records({(0.7, True): 79.5, (0.5, True): 78.0, (0.5, False): 77.0}, control_off_07=70.0,
-                        off={(1.0, None): 80.0, (0.7, True): 75.0, (0.5, True): 60.0, (0.5, False): 55.0}, ips=ips)
-    verdicts = {c.id: c.verdict for c in chapter.claims(good)}
-    assert verdicts == {"speed_at_0.7": "reproduced", "fusion_helps_at_0.5": "reproduced",
-                        "train_with_reorganization": "reproduced", "higher_resolution": "not_tested"}
-    bad = fake_records({(0.7, True): 70.0, (0.5, True): 76.0, (0.5, False): 77.0}, control_off_07=72.0,
-                       off={(1.0, None): 80.0, (0.7, True): 71.0, (0.5, True): 50.0, (0.5, False): 55.0},
-                       ips={(1.0, None): 100.0, (0.7, True): 110.0})
-    verdicts = {c.id: c.verdict for c in chapter.claims(bad)}
-    assert verdicts == {"speed_at_0.7": "not_reproduced", "fusion_helps_at_0.5": "not_reproduced",
-                        "train_with_reorganization": "not_reproduced", "higher_resolution": "not_tested"}
+        pieces.finetune_config(chapter.context("smoke"), 1.0, True)
 
 
 def test_cls_row_path_equals_the_full_attention_path():
@@ -300,26 +270,250 @@ def test_cls_row_path_equals_the_full_attention_path():
     torch.testing.assert_close(fast, full, rtol=1e-5, atol=1e-5)
 
 
-def test_seeded_points_make_the_fusion_claim_noise_aware():
-    """Issue 13 §2: the fused - unfused gain at keep 0.5 is judged over the fine-tuning seeds."""
-    from patchlib.experiments import evit as chapter
 
-    ips = {(1.0, None): 100.0, (0.7, True): 140.0}
-    records = fake_records({(0.7, True): 79.5, (0.5, True): 78.0, (0.5, False): 77.7}, control_off_07=70.0,
-                           off={(1.0, None): 80.0, (0.7, True): 75.0, (0.5, True): 60.0, (0.5, False): 55.0}, ips=ips)
+
+# ---- the chapter's claims, tables and prose, on made-up records and on the committed ones ----
+
+MODEL = {"depth": 6, "dim": 128, "heads": 8, "image_size": 32, "patch_size": 4, "in_channels": 3, "mlp_ratio": 4.0,
+         "num_classes": 10, "qkv_bias": True}
+CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+PAPER_LIKE = {(0.9, True): 80.2, (0.8, True): 80.0, (0.7, True): [79.5, 79.6, 79.4], (0.6, True): 78.9,
+              (0.5, True): [78.5, 78.6, 78.4], (0.5, False): [77.5, 77.6, 77.4], (0.7, False): 79.0,
+              (1.0, None): [80.0, 80.1, 79.9]}
+
+
+def fake_records(ft=None, *, off=None, control_off_07=70.0, ips=None, rounds=3, jitter=0.005, gmacs=None, shown=6):
+    """Records shaped like experiments.evit.run()'s: fine-tuned accuracies `ft` ((keep rate, fusion) -> one
+    accuracy, or a list over seeds, the control (1.0, None) included), the baseline off the shelf `off`,
+    throughputs `ips` (each the median of `rounds` timing rounds `jitter` apart; the others proportional to
+    1/GMACs), GMACs `gmacs` (default: the Model Zoo's, DeiT-S's 4.6 at keep 1) and a token figure of `shown`
+    classes."""
+    from patchlib.experiments.evit.readers import zoo
+
+    ft = PAPER_LIKE if ft is None else ft
+    off = off or {(1.0, None): 80.0, (0.7, True): 75.0, (0.5, True): 60.0, (0.5, False): 55.0}
+    gmacs = {(1.0, None): 4.6} | {key: row["gmacs"] for key, row in zoo().items()} | (gmacs or {})
+    ips = {key: 100.0 * 4.6 / g for key, g in gmacs.items()} | (ips or {})
     point = lambda k, f, acc: {"keep_rate": k, "fuse": f, "acc": acc}
-    extra = {1: {(0.5, True): 77.0, (0.5, False): 77.6, (0.7, True): 79.0, (1.0, None): 80.2},
-             2: {(0.5, True): 77.9, (0.5, False): 77.5, (0.7, True): 79.3, (1.0, None): 79.9}}
-    records["finetune_seeds"] = [
-        {"result": {"keep_rate": k, "fuse": f, "acc": acc,
-                    "eval": [point(k, f, acc)] if f is not None else [point(1.0, None, acc), point(0.7, True, 70.5)]}}
-        for accs in extra.values() for (k, f), acc in accs.items()]
-    claims = {c.id: c for c in chapter.claims(records)}
-    fusion = claims["fusion_helps_at_0.5"]
-    assert fusion.n == 3 and fusion.verdict == "within_noise"   # gains +0.3, -0.6, +0.4
-    assert claims["speed_at_0.7"].n == 3 and claims["train_with_reorganization"].verdict == "reproduced"
-    assert chapter.SIZES["cpu"].seeds == 3 and set(chapter.SIZES["cpu"].seeded_points) <= {
-        *chapter.SIZES["cpu"].finetune_points, (1.0, None)}
-    ctx = chapter.context("cpu")
-    assert chapter.finetune_config(ctx, 0.5, True, 1)["name"].endswith("-s1")
-    assert chapter.finetune_config(ctx, 0.5, True, 0) == chapter.finetune_config(ctx, 0.5, True)
+    config = {"train": {"epochs": 1, "batch_size": 128, "lr": 2e-4, "warmup_epochs": 0.1, "schedule": "cosine"},
+              "schedule": {"start": 0.0, "ramp": 0.5}, "n_finetune": None}
+    finetune, seeds = [], []
+    for (k, f), accs in ft.items():
+        for seed, acc in enumerate(accs if isinstance(accs, list) else [accs]):
+            evals = [point(k, f, acc)] if f is not None else [point(1.0, None, acc), point(0.7, True, control_off_07)]
+            (finetune if seed == 0 else seeds).append({"config": config, "result": point(k, f, acc) | {"eval": evals}})
+    base = {"profile": "cpu", "n_test": 10_000, "model": "vit_tiny_cifar", "model_config": MODEL,
+            "reorganize_layers": [1, 3, 4], "dataset": "cifar10"}
+    points = [point(k, f, None) | {"gmacs": gmacs[(k, f)], "images_per_s": v, "tokens_per_layer": [64, 64, 64],
+                                   "images_per_s_rounds": [v * (1 + jitter * (i - rounds // 2)) for i in range(rounds)]}
+              for (k, f), v in ips.items()]
+    return {"offshelf": {"config": base, "provenance": {"data": {"n_test": 10_000, "source": "CIFAR-10"}},
+                         "result": {"points": [point(k, f, a) for (k, f), a in off.items()]}},
+            "finetune": finetune, "finetune_seeds": seeds,
+            "cost": {"config": base, "result": {"points": points, "protocol": {
+                "device": "cpu", "threads": 2, "batch_size": 128, "precision": "fp32", "warmup": 2, "repeats": 5,
+                "rounds": rounds}}},
+            "tokens": {"config": base | {"keep_rate": 0.7}, "result": {"classes": CLASSES[:shown]}}}
+
+
+def judged(records) -> dict:
+    from patchlib.experiments.evit import readers
+
+    return {c.id: c for c in readers.claims(records)}
+
+
+def test_every_claim_states_its_kind_rule_status_and_noise():
+    from patchlib.claims import KINDS
+
+    claims = judged(fake_records())
+    assert list(claims) == ["speed_at_0.7", "accuracy_at_0.7", "gmac_ratio", "accuracy_falls_with_keep_rate",
+                            "drop_0.7_to_0.5", "fusion_helps_at_0.5", "train_with_reorganization", "higher_resolution"]
+    for claim in claims.values():
+        assert claim.kind in KINDS and claim.paper_status in ("confirmed", "secondary", "not sourced"), claim.id
+        assert claim.rule or claim.verdict == "not_tested", claim.id
+        if isinstance(claim.our_value, float):  # a comparison: its noise and the runs behind it
+            assert claim.spread is not None and claim.n, claim.id
+    assert claims["gmac_ratio"].kind == "implementation" and claims["gmac_ratio"].paper_status == "secondary"
+    assert {claims[c].kind for c in claims if c != "gmac_ratio"} == {"paper"}
+
+
+@pytest.mark.parametrize("speedup, jitter, verdict", [
+    (1.28, 0.01, "not_reproduced"),   # issue 22: 1.28x passed against the paper's 1.5x under the old rule (>= 1.2x)
+    (1.48, 0.001, "reproduced"),      # within 5%, beyond two relative standard errors
+    (1.44, 0.01, "within_noise"),     # 4% short, but the timing noise reaches past the 5% edge
+])
+def test_the_speed_claim_is_the_measured_speed_up_against_the_papers_with_its_timing_noise(speedup, jitter, verdict):
+    claim = judged(fake_records(ips={(1.0, None): 100.0, (0.7, True): 100.0 * speedup}, jitter=jitter))["speed_at_0.7"]
+    assert claim.verdict == verdict and claim.our_value == speedup and claim.paper_value == 1.5
+    assert claim.n == 3 and claim.spread is not None and "5%" in claim.rule and "(met)" in claim.gate
+    one_round = judged(fake_records(ips={(1.0, None): 100.0, (0.7, True): 150.0}, rounds=1))["speed_at_0.7"]
+    assert one_round.verdict == "not_testable_here" and "NOT met" in one_round.gate
+
+
+def test_the_gmac_ratio_is_an_implementation_check_at_every_zoo_keep_rate():
+    assert judged(fake_records())["gmac_ratio"].verdict == "reproduced"
+    off_by_one_row = judged(fake_records(gmacs={(0.5, True): 3.0}))["gmac_ratio"]
+    assert off_by_one_row.verdict == "partially" and "outside: keep 0.5 fused" in off_by_one_row.evidence
+    # the architectures differ (64 tokens, 6 layers): a ratio 4% beyond the zoo's rounding still passes
+    assert judged(fake_records(gmacs={(0.5, True): 4.6 / (4.65 / 2.25 * 1.04)}))["gmac_ratio"].verdict == "reproduced"
+    untimed = fake_records()
+    untimed["cost"]["result"]["points"] = [p for p in untimed["cost"]["result"]["points"] if p["fuse"] is None]
+    assert judged(untimed)["gmac_ratio"].verdict == "not_tested"
+
+
+@pytest.mark.parametrize("accs, verdict", [
+    ({0.9: 82.0, 0.8: 81.0, 0.7: 80.0, 0.6: 79.0, 0.5: 78.0}, "reproduced"),       # falls, beyond the noise
+    ({0.9: 82.0, 0.8: 81.0, 0.7: 80.0, 0.6: 84.0, 0.5: 78.0}, "not_reproduced"),   # 0.6 rises beyond its noise
+    ({0.9: 80.0, 0.8: 80.2, 0.7: 79.9, 0.6: 80.1, 0.5: 80.0}, "within_noise"),     # flat
+    ({0.9: 40.0, 0.8: 39.0, 0.7: 38.0, 0.6: 37.0, 0.5: 36.0}, "not_testable_here"),  # below the gate
+])
+def test_accuracy_falls_with_keep_rate_monotone_within_noise(accs, verdict):
+    ft = {(k, True): acc for k, acc in accs.items()} | {(0.5, False): 77.0, (1.0, None): 82.0}
+    claim = judged(fake_records(ft))["accuracy_falls_with_keep_rate"]
+    assert claim.verdict == verdict and claim.paper_value == 1.3   # the zoo: 79.8 at 0.9, 78.5 at 0.5
+    assert claim.n == 1 and "one run per arm" in claim.evidence    # single seeds: the test set's noise, said so
+    few = judged(fake_records({(0.7, True): 80.0, (0.5, True): 78.0, (0.5, False): 77.0, (1.0, None): 81.0}))
+    assert few["accuracy_falls_with_keep_rate"].verdict == "not_tested"
+
+
+def test_neighbouring_seeded_points_take_the_seed_noise():
+    ft = dict(PAPER_LIKE) | {(0.6, True): [79.0, 79.1, 78.9]}
+    steps = judged(fake_records(ft))["accuracy_falls_with_keep_rate"].evidence
+    assert "0.6 - 0.5: +0.50 ± 0.00 (s.e., 3 seeds) pp, paired over fine-tuning seeds" in steps
+
+
+@pytest.mark.parametrize("low, verdict", [([78.5, 78.7, 78.4], "reproduced"),       # 1.0 ± 0.05 against 1.0
+                                          ([76.5, 76.6, 76.4], "not_reproduced"),   # 3.0
+                                          ([79.0, 77.6, 78.5], "within_noise")])    # 1.0 ± 0.4
+def test_the_drop_from_keep_0_7_to_0_5_against_the_zoo_is_two_sided_with_seed_noise(low, verdict):
+    claim = judged(fake_records(dict(PAPER_LIKE) | {(0.5, True): low}))["drop_0.7_to_0.5"]
+    assert claim.verdict == verdict and claim.paper_value == 1.0 and claim.n == 3
+    assert "unfused" in claim.evidence and "one run per arm" in claim.evidence   # the single-seed 0.7 unfused
+
+
+def test_the_accuracy_cost_at_0_7_and_the_fusion_claim_keep_their_seed_noise():
+    claims = judged(fake_records())
+    assert claims["accuracy_at_0.7"].verdict == "reproduced" and claims["accuracy_at_0.7"].n == 3
+    assert claims["fusion_helps_at_0.5"].verdict == "reproduced" and claims["fusion_helps_at_0.5"].spread == 0.0
+    lossy = judged(fake_records(dict(PAPER_LIKE) | {(0.7, True): [77.0, 77.5, 77.2]}))["accuracy_at_0.7"]
+    assert lossy.verdict == "not_reproduced"
+    noisy = {(0.5, True): [78.0, 77.0, 77.9], (0.5, False): [77.7, 77.6, 77.5]}   # gains +0.3, -0.6, +0.4
+    assert judged(fake_records(dict(PAPER_LIKE) | noisy))["fusion_helps_at_0.5"].verdict == "within_noise"
+    single = {k: (v[0] if isinstance(v, list) else v) for k, v in PAPER_LIKE.items()}
+    claims = judged(fake_records(single))
+    for name in ("accuracy_at_0.7", "fusion_helps_at_0.5", "drop_0.7_to_0.5", "train_with_reorganization"):
+        assert claims[name].n == 1 and "one run per arm" in claims[name].evidence, name
+
+
+def test_training_with_reorganisation_beats_both_references():
+    claims = judged(fake_records(control_off_07=70.0))
+    assert claims["train_with_reorganization"].verdict == "reproduced"
+    assert judged(fake_records(control_off_07=85.0))["train_with_reorganization"].verdict == "partially"
+
+
+def _numbers(text: str) -> list[str]:
+    """The numbers a sentence prints, leaving out those inside names (CIFAR-10, EViT-DeiT-S, 224×224, ...)."""
+    import re
+
+    names = r"CIFAR-10|shapes10|ImageNet-1k|\d+×\d+|§\d+\.\d+"
+    return re.findall(r"[-+]?\d+(?:\.\d+)?", re.sub(names, " ", text))
+
+
+@pytest.mark.parametrize("ft", [None, {(0.7, True): 70.0, (0.5, True): 76.0, (0.5, False): 77.0, (1.0, None): 80.0}])
+def test_the_prose_prints_only_numbers_it_read_and_no_verdict_identifiers(ft):
+    import re
+
+    from patchlib.experiments.evit import readers
+
+    records = fake_records(ft)
+    records["claims"] = readers.claims(records)
+    text, facts = " ".join(readers.prose(records)), readers.facts(records)
+    assert not re.search(r"not_reproduced|not_testable_here|not_tested|within_noise", text)
+    for number in _numbers(text):
+        digits = len(number.split(".")[1]) if "." in number else 0
+        assert any(abs(value - float(number)) <= 0.5 * 10 ** -digits + 1e-9 for value in facts.values()), number
+
+
+@pytest.mark.parametrize("shown, words", [(6, "the first test image of each of the first 6 of the 10 classes: "
+                                              "airplane, automobile, bird, cat, deer, dog)"),
+                                          (10, "the first test image of each of the 10 classes: airplane")])
+def test_the_token_figures_caption_says_which_images_it_shows(shown, words):
+    """Issue 22: "first of each class" stood over a figure of 6 of the 10 classes."""
+    from patchlib.experiments.evit import readers
+
+    records = fake_records(shown=shown)
+    assert words in readers.prose_parts(records)["tokens_caption"]
+
+
+def test_the_what_we_see_paragraph_follows_the_verdicts():
+    from patchlib.experiments.evit import readers
+
+    records = fake_records(ips={(1.0, None): 100.0, (0.7, True): 128.0})
+    records["claims"] = readers.claims(records)
+    text = readers.prose_parts(records)["what_we_see"]
+    assert "1.28x as fast" in text and "against the paper's 1.5x: not reproduced" in text
+    assert "as the Model Zoo's GMACs promise at every keep rate (claim reproduced)" in text
+
+
+def test_the_paper_table_shows_every_values_status():
+    from patchlib.experiments.evit import prose
+    from patchlib.experiments.evit.config import PAPER
+
+    table = prose.paper_table()
+    assert len(table) == len(PAPER["model_zoo"]["value"]) + 1 == 11
+    assert table.loc[(table["fusion"] == "yes") & (table["keep rate"] == 0.7), "top-1 (%)"].item() == 79.5
+    assert set(table["status"]) == {"confirmed", "secondary"} and table.iloc[-1]["status"] == "secondary"
+    assert all(f"**{name}** ({entry['status']})" in prose.paper_sources() for name, entry in PAPER.items())
+
+
+def committed_records() -> dict:
+    """The committed cpu records of results/evit, as `run()` hands them to the readers (no data, no torch)."""
+    import json
+    from pathlib import Path
+
+    records = {"finetune": [], "finetune_seeds": []}
+    for path in sorted((Path(__file__).resolve().parents[1] / "results" / "evit").glob("*-cpu-*.json")):
+        record = json.loads(path.read_text())
+        piece = record["config"]["name"].split("-")[0]
+        if piece == "finetune":
+            records["finetune_seeds" if "finetune_seed" in record["config"] else "finetune"].append(record)
+        else:
+            records[piece] = record
+    records["finetune"].sort(key=lambda record: record["result"]["fuse"] is None)   # the control last, as run() does
+    return records
+
+
+def test_the_committed_records_judge_the_issues_cases():
+    """Issue 22 on the committed cpu records: 1.28x is not the paper's 1.5x; the multiply-adds fall as the zoo's;
+    the keep-rate trade-off has its claims; the token caption names the 6 classes shown."""
+    from patchlib.experiments.evit import readers
+
+    records = committed_records()
+    claims = judged(records)
+    assert claims["speed_at_0.7"].our_value == 1.28 and claims["speed_at_0.7"].verdict == "not_reproduced"
+    assert claims["gmac_ratio"].verdict == "reproduced"
+    assert claims["accuracy_falls_with_keep_rate"].verdict == "reproduced"
+    assert claims["fusion_helps_at_0.5"].verdict == "within_noise" and claims["fusion_helps_at_0.5"].n == 3
+    records["claims"] = list(claims.values())
+    assert "first 6 of the 10 classes" in readers.prose_parts(records)["tokens_caption"]
+
+
+def test_run_hands_every_piece_a_module_level_compute_function(monkeypatch, tmp_path):
+    """Code fingerprints follow a piece's compute function: a partial of a function of `pieces`,
+    never a closure or a lambda (whose fingerprint would be all of `run`)."""
+    import functools
+
+    from patchlib.experiments import evit as chapter
+    from patchlib.experiments.common import ChapterRun
+    from patchlib.experiments.evit import pieces
+
+    seen = []
+    monkeypatch.setattr(ChapterRun, "record", lambda self, piece, config, compute, **options:
+                        seen.append((piece, compute)) or {})
+    monkeypatch.setattr(ChapterRun, "write_claims", lambda self, claims: claims)
+    monkeypatch.setattr(chapter, "claims", lambda records: [])
+    chapter.run("smoke", results_dir=tmp_path, progress=False)
+    assert {piece for piece, _ in seen} == set(chapter.PIECES)
+    for piece, compute in seen:
+        assert isinstance(compute, functools.partial) and getattr(pieces, compute.func.__name__) is compute.func
+        assert "<locals>" not in compute.func.__qualname__

@@ -1,7 +1,7 @@
 import torch
 
 import patchlib
-from patchlib.experiments.vit import low_frequency_share, pos_embed_structure
+from patchlib.experiments.vit.readers import low_frequency_share, pos_embed_structure
 from patchlib.interpret import (attention_distance, patch_distances, patch_embedding_components,
                                 position_embedding_similarity)
 

@@ -30,4 +30,4 @@ def test_the_readme_python_section_runs(tmp_path):
     run = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr[-4000:]
     assert "torch.Size([2, 10])" in run.stdout
-    assert "pca_basis reproduced" in run.stdout  # a claim read from the committed record
+    assert "pos_embed_distance reproduced" in run.stdout  # a claim read from the committed record

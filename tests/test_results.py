@@ -3,8 +3,8 @@ import os
 
 import pytest
 
-from patchlib.results import (REPO_ROOT, ResultFileError, check_results, code_fingerprint, config_hash, load_result,
-                              result_path, run_or_load, stale_files, write_json_atomic)
+from patchlib.results import (ResultFileError, check_results, config_hash, file_digest, load_result, result_path,
+                              run_or_load, stale_code, write_json_atomic)
 
 CONFIG = {"chapter": "demo", "name": "exp", "seed": 0, "lr": 1e-3}
 
@@ -48,55 +48,50 @@ def test_force_recomputes(tmp_path):
     assert len(calls) == 2
 
 
-def _code_tree(tmp_path):
-    """A temporary copy of two package files, as a code root."""
-    root = tmp_path / "code"
-    for name in ("patchlib/layers.py", "patchlib/train.py"):
-        (root / name).parent.mkdir(parents=True, exist_ok=True)
-        (root / name).write_bytes((REPO_ROOT / name).read_bytes())
-    return root
-
-
 def test_a_record_knows_its_code_and_is_reported_stale_when_it_changes(tmp_path, monkeypatch):
-    root = _code_tree(tmp_path)
-    monkeypatch.setattr("patchlib.results.REPO_ROOT", root)
+    from patchlib.fingerprint import SourceIndex
+
     results = tmp_path / "results"
-    record = run_or_load(CONFIG, counting(1)[0], code=["patchlib/layers.py", "patchlib/train.py"],
+    record = run_or_load(CONFIG, counting(1)[0], definitions=lambda: {"train": "a1", "CONSTANT": "c1"},
                          results_dir=results)
-    assert set(record["provenance"]["code"]) == {"patchlib/layers.py", "patchlib/train.py"}
+    assert record["provenance"]["definitions"] == {"train": "a1", "CONSTANT": "c1"}
     assert "dirty_files" in record["provenance"]
-    assert stale_files(record, root) == [] and check_results(results, root) == []
-    with open(root / "patchlib/train.py", "a") as f:
-        f.write("\n# an edit\n")
-    assert stale_files(record, root) == ["patchlib/train.py"]
-    assert check_results(results, root) == [(result_path(CONFIG, results), ["patchlib/train.py"])]
-    (root / "patchlib/layers.py").unlink()
-    assert stale_files(record, root) == ["patchlib/layers.py (gone)", "patchlib/train.py"]
+    index = SourceIndex({"patchlib.x": ("def train():\n    return 1\n", False)})
+    monkeypatch.setattr(index, "has", lambda name, value: value in ("a1", "c1"))
+    assert stale_code(record, index) == [] and check_results(results, index) == []
+    monkeypatch.setattr(index, "has", lambda name, value: value == "a1")
+    assert stale_code(record, index) == ["CONSTANT"]
+    assert check_results(results, index) == [(result_path(CONFIG, results), ["CONSTANT"])]
     # the record is still loaded (never silently recomputed), and the book says it is stale
     from patchlib.figures import provenance
-    monkeypatch.setattr("patchlib.figures.stale_files", lambda r: stale_files(r, root))
-    assert "Computed with older code** (changed since: patchlib/layers.py (gone), patchlib/train.py)" in \
-        provenance(record)
+    monkeypatch.setattr("patchlib.figures.stale_code", lambda r: stale_code(r, index))
+    assert "Computed with older code** (changed since: CONSTANT)" in provenance(record)
     # a record from before fingerprints is stale too, and says why
-    assert stale_files({"provenance": {}}, root) == ["(code not recorded)"]
+    assert stale_code({"provenance": {}}) == ["(code not recorded)"]
+
+
+def test_a_record_of_file_fingerprints_names_its_changed_files(tmp_path):
+    root = tmp_path / "code"
+    (root / "patchlib").mkdir(parents=True)
+    (root / "patchlib/train.py").write_text("x = 1\n")
+    record = {"provenance": {"code": {"patchlib/train.py": file_digest(root / "patchlib/train.py"),
+                                      "patchlib/layers.py": "0" * 16}}}
+    assert stale_code(record, root=root) == ["patchlib/layers.py (gone)"]
+    (root / "patchlib/train.py").write_text("x = 2\n")
+    assert stale_code(record, root=root) == ["patchlib/train.py", "patchlib/layers.py (gone)"]
 
 
 def test_check_results_command_exits_1_on_stale_records(tmp_path, monkeypatch, capsys):
     from patchlib.results import main
 
-    root = _code_tree(tmp_path)
-    monkeypatch.setattr("patchlib.results.REPO_ROOT", root)
     results = tmp_path / "results"
-    run_or_load(CONFIG, counting(1)[0], code=["patchlib/train.py"], results_dir=results)
+    run_or_load(CONFIG, counting(1)[0], definitions={"train": "x"}, results_dir=results)
+    monkeypatch.setattr("patchlib.results.stale_definitions", lambda fingerprint, index=None: [])
     assert main([str(results)]) == 0
-    (root / "patchlib/train.py").write_text("changed")
+    monkeypatch.setattr("patchlib.results.stale_definitions", lambda fingerprint, index=None: ["train"])
     assert main([str(results)]) == 1
-    assert "stale: " in capsys.readouterr().out
-
-
-def test_fingerprinting_a_missing_file_names_it(tmp_path):
-    with pytest.raises(FileNotFoundError, match="nope.py"):
-        code_fingerprint(["patchlib/nope.py"], tmp_path)
+    out = capsys.readouterr().out
+    assert "stale: " in out and "changed since: train" in out
 
 
 @pytest.mark.parametrize("content, problem", [

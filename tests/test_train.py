@@ -3,7 +3,8 @@ import torch
 
 import patchlib
 from patchlib.data import load_dataset
-from patchlib.train import TrainConfig, channel_stats, evaluate, lr_factor, train
+from patchlib.data.augment import channel_stats
+from patchlib.train import TrainConfig, evaluate, lr_factor, train
 
 
 @pytest.fixture(scope="module")

@@ -2,13 +2,20 @@
 evaluation have their own test files)."""
 from __future__ import annotations
 
+import ast
+import copy
+import json
 import math
+import re
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 import torch
 
 from patchlib.experiments import vitpose as chapter
+from patchlib.models import create_model
+from patchlib.models.init_weights import INIT_ENV
 from patchlib.pose.data import TopDownDataset
 from patchlib.pose.synthetic import generate_people
 from patchlib.pose.train import PoseTrainConfig, heatmap_loss, lr_factor, parameter_groups, train_pose
@@ -27,7 +34,7 @@ def people(tmp_path_factory):
 
 def _tiny_model():
     name, overrides = chapter.SIZES["smoke"].backbones["vit"]
-    return chapter.create_model(name, **overrides)
+    return create_model(name, **overrides)
 
 
 def _datasets(people, image_size=(128, 96)):
@@ -69,7 +76,7 @@ def test_the_gpu_recipe_builds_and_takes_a_step(people):
     config = replace(size.train, epochs=1, batch_size=2, num_workers=0, precision="fp32", warmup_steps=1)
     for backbone in chapter.BACKBONES:
         name, overrides = size.backbones[backbone]
-        model = chapter.create_model(name, **overrides, decoder="simple")
+        model = create_model(name, **overrides, decoder="simple")
         before = {k: v.clone() for k, v in model.state_dict().items() if v.dtype.is_floating_point}
         result = train_pose(model, single_batch, val, people["val"][0], config, seed=0, progress=False)
         assert result["completed"] and math.isfinite(result["history"][0]["train_loss"])
@@ -78,7 +85,7 @@ def test_the_gpu_recipe_builds_and_takes_a_step(people):
 
 
 def test_layer_wise_decay_scales_each_vit_block():
-    model = chapter.create_model("vitpose_b")
+    model = create_model("vitpose_b")
     groups = parameter_groups(model, PoseTrainConfig(epochs=1, layer_decay=0.75))
     scale_of = {id(p): g["lr_scale"] for g in groups for p in g["params"]}
     decay_of = {id(p): g["weight_decay"] for g in groups for p in g["params"]}
@@ -119,53 +126,255 @@ def test_bad_training_settings_name_the_field(field, value):
         PoseTrainConfig(**{"epochs": 2, field: value})
 
 
-def _fake_records(aps: dict) -> dict:
-    """Train records with the given final AP per (backbone, decoder, seed) (AP50 = AP + 0.1)."""
-    return {"train": {key: {"config": {"model": key[0]}, "result": {"final": {"AP": ap, "AP50": ap + 0.1}}}
-                      for key, ap in aps.items()}}
-
-
-def test_the_gap_rule_needs_the_difference_to_clear_the_seed_noise():
-    clear = _fake_records({("resnet", "classic", s): 0.40 + 0.01 * s for s in range(3)}
-                          | {("resnet", "simple", s): 0.20 + 0.01 * s for s in range(3)}
-                          | {("vit", "classic", s): 0.30 for s in range(3)} | {("vit", "simple", s): 0.29 for s in range(3)})
-    gaps = chapter.paired_gaps(clear)
-    assert gaps["resnet"] == pytest.approx([20, 20, 20]) and gaps["vit"] == pytest.approx([1, 1, 1])
-    assert chapter.significant(gaps["difference"])
-    noisy = _fake_records({("resnet", "classic", s): [0.40, 0.20, 0.30][s] for s in range(3)}
-                          | {("resnet", "simple", s): [0.20, 0.30, 0.30][s] for s in range(3)}
-                          | {("vit", "classic", s): 0.30 for s in range(3)} | {("vit", "simple", s): 0.30 for s in range(3)})
-    assert not chapter.significant(chapter.paired_gaps(noisy)["difference"])
-    assert not chapter.significant([5.0])  # one seed can never clear the noise
-
-
 def test_pretrained_backbones_load_when_asked_and_only_then(tmp_path, monkeypatch):
     """The paper's initialisation, behind an explicit option: a state dict of the book's ViT (head
     dropped, position embeddings resized to the pose grid) or of a torchvision ResNet."""
     import torchvision
 
     ctx = chapter.context("smoke")
-    monkeypatch.delenv(chapter.INIT_ENV["vit"], raising=False)
-    monkeypatch.delenv(chapter.INIT_ENV["resnet"], raising=False)
+    monkeypatch.delenv(INIT_ENV["vit"], raising=False)
+    monkeypatch.delenv(INIT_ENV["resnet"], raising=False)
     plain = chapter.train_config(ctx, "vit", "classic", 0)
     assert "init" not in plain  # no option: random init, and the configs of the committed results keep their hash
     vit_config = replace(chapter.build_model(ctx, "vit", "classic").config.backbone, image_size=(64, 64), num_classes=10)
-    source = chapter.create_model("vit_micro").__class__(vit_config)  # a differently sized grid, with a head
+    source = create_model("vit_micro").__class__(vit_config)  # a differently sized grid, with a head
     torch.save(source.state_dict(), tmp_path / "vit.pt")
-    monkeypatch.setenv(chapter.INIT_ENV["vit"], str(tmp_path / "vit.pt"))
+    monkeypatch.setenv(INIT_ENV["vit"], str(tmp_path / "vit.pt"))
     model = chapter.build_model(ctx, "vit", "classic", pretrained=True)
     assert torch.equal(model.backbone.vit.blocks[0].mlp.fc1.weight, source.blocks[0].mlp.fc1.weight)
     assert model.backbone.vit.pos_embed.shape[1] == 1 + 8 * 6
     assert "sha256" in chapter.train_config(ctx, "vit", "classic", 0)["init"]
     resnet = torchvision.models.resnet18(weights=None)
     torch.save(resnet.state_dict(), tmp_path / "resnet.pt")
-    monkeypatch.setenv(chapter.INIT_ENV["resnet"], str(tmp_path / "resnet.pt"))
+    monkeypatch.setenv(INIT_ENV["resnet"], str(tmp_path / "resnet.pt"))
     model = chapter.build_model(ctx, "resnet", "simple", pretrained=True)
     assert torch.equal(model.backbone.stem[0].weight, resnet.conv1.weight)
     assert torch.equal(model.backbone.stages[3][1].conv2.weight, resnet.layer4[1].conv2.weight)
-    monkeypatch.setenv(chapter.INIT_ENV["vit"], str(tmp_path / "missing.pt"))
+    monkeypatch.setenv(INIT_ENV["vit"], str(tmp_path / "missing.pt"))
     with pytest.raises(FileNotFoundError, match="PATCHLIB_VITPOSE_VIT_INIT"):
         chapter.build_model(ctx, "vit", "classic", pretrained=True)
-    monkeypatch.setenv(chapter.INIT_ENV["vit"], "imagenet")
+    monkeypatch.setenv(INIT_ENV["vit"], "imagenet")
     with pytest.raises(ValueError, match="only the ResNet"):
         chapter.build_model(ctx, "vit", "classic", pretrained=True)
+
+
+REPO = Path(__file__).resolve().parents[1]
+# What the chapter's readers and figures may import (issue 21): records in, tables and pictures out.
+READS = {"patchlib.claims", "patchlib.results", "patchlib.experiments.vitpose.config"}
+ALLOWED = {
+    "patchlib/experiments/vitpose/readers.py": READS | {"patchlib.experiments.vitpose.prose", "__future__", "math",
+                                                        "statistics", "pandas"},
+    "patchlib/experiments/vitpose/prose.py": READS | {"patchlib.experiments.vitpose.readers", "__future__", "math",
+                                                      "statistics", "pandas"},
+    "patchlib/figures/vitpose.py": READS | {"patchlib.experiments.vitpose.readers", "patchlib.figures",
+                                            "patchlib.pose.keypoints", "__future__", "json", "pathlib",
+                                            "matplotlib.pyplot", "numpy", "PIL"},
+}
+
+
+def _imported_modules(path: Path) -> set[str]:
+    """Every module `path` imports (relative imports resolved), at the top or inside functions."""
+    package = ".".join(path.relative_to(REPO).with_suffix("").parts[:-1])
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = package.split(".")[:len(package.split(".")) - node.level + 1] if node.level else []
+            found.add(".".join(base + ([node.module] if node.module else [])))
+    return found
+
+
+# ---- the claims (issue 22): kinds, gates, relative losses, like-for-like counts, prose from the records ----
+
+from patchlib.claims import claim_record, printed_precision  # noqa: E402
+from patchlib.experiments.vitpose import prose as page  # noqa: E402
+from patchlib.experiments.vitpose import readers  # noqa: E402
+
+DECODER_IDS = ("decoder_gap_cnn_vs_vit", "cnn_needs_classic_decoder", "vit_simple_decoder_enough",
+               "cnn_loss_is_precision", "simple_catches_up")
+
+
+def _committed() -> dict:
+    """The committed cpu records, read straight from results/vitpose (no run, no data)."""
+    records = {"train": {}}
+    for path in sorted((REPO / "results" / "vitpose").glob("*-cpu-*.json")):
+        record = json.loads(path.read_text())
+        name = record["config"]["name"]
+        if name.startswith("train-"):
+            _, backbone, decoder, *_ = name.split("-")
+            records["train"][(backbone, decoder, record["config"]["seed"])] = record
+        else:
+            records[name.split("-")[0]] = record
+    return records
+
+
+def _with(records: dict, final: dict, *, crop=(256, 192), ap50: dict | None = None, start: dict | None = None) -> dict:
+    """The committed records with made-up final AP (x100, one value per seed) per (backbone, decoder), AP50
+    (default AP + 10), a crop, and a linear history from `start` (x100 per (backbone, decoder); default 0)."""
+    records = copy.deepcopy(records)
+    for (backbone, decoder, seed), record in records["train"].items():
+        ap = final[(backbone, decoder)][seed]
+        record["config"]["model_config"]["image_size"] = list(crop)
+        record["config"]["model_config"]["backbone"]["image_size"] = list(crop)
+        record["result"]["final"] |= {"AP": ap / 100, "AP50": (ap50 or {}).get((backbone, decoder), [ap + 10] * 3)[seed] / 100}
+        first = (start or {}).get((backbone, decoder), 0.0)
+        history = [e for e in record["result"]["history"] if "AP" in e]
+        for i, entry in enumerate(history):
+            entry["AP"] = (first + (ap - first) * i / (len(history) - 1)) / 100
+    return records
+
+
+PAPER_LIKE = {("resnet", "classic"): [71.8, 72.1, 71.5], ("resnet", "simple"): [53.1, 53.6, 52.7],
+              ("vit", "classic"): [75.8, 76.0, 75.6], ("vit", "simple"): [75.5, 75.8, 75.2]}
+PAPER_AP50 = {("resnet", "classic"): [89.8, 89.9, 89.7], ("resnet", "simple"): [86.9, 87.1, 86.6]}
+PAPER_START = {("vit", "classic"): 67.6, ("vit", "simple"): 63.8}
+
+
+def _verdicts(records: dict) -> dict[str, str]:
+    return {c.id: c.verdict for c in readers.claims(records)}
+
+
+def test_every_claim_states_its_kind_gate_rule_and_paper_status():
+    found = readers.claims(_committed())
+    kinds = {c.id: c.kind for c in found}
+    assert kinds == {**dict.fromkeys(DECODER_IDS, "paper"), "data_not_trivial": "sanity", "vitpose_b_params":
+                     "implementation", "vitpose_b_gflops": "implementation", "coco_ap": "paper"}
+    for claim in found:
+        assert claim.gate and claim.rule and claim.paper_status in ("confirmed", "secondary", "not sourced"), claim.id
+        assert set(claim_record(claim)) >= {"gate", "rule", "paper_status"}
+        if claim.id in DECODER_IDS:  # the catching up's relative gap is undefined where a classic model scored 0
+            assert claim.n == 3 and (claim.spread is None) == (claim.id == "simple_catches_up"), claim.id
+
+
+def test_below_the_gate_the_decoder_claims_are_not_testable_here():
+    """Issue 22: the committed ViT reaches 8.7 AP (so its loss can never reach the paper's 18.7), and at
+    128x96 the ResNet's last map is 4x3 against the paper's 8x6. The old rules called the CNN-vs-ViT gap and
+    the CNN's need for the classic decoder reproduced (18.66 vs 18.4: two failures that cancel) and the
+    catching up not reproduced (both arms at 0 AP after one epoch). None of them can be judged here."""
+    found = {c.id: c for c in readers.claims(_committed())}
+    for claim_id in DECODER_IDS:
+        assert found[claim_id].verdict == "not_testable_here", claim_id
+        assert "NOT met" in found[claim_id].gate
+    assert "map 4x3 (paper 8x6)" in found["cnn_needs_classic_decoder"].gate
+    assert "ViT classic AP 8.65" in found["decoder_gap_cnn_vs_vit"].gate
+    assert "first such evaluation: none" in found["simple_catches_up"].gate
+    assert found["cnn_needs_classic_decoder"].paper_value == pytest.approx(26.0)  # 18.7 of 71.8, relative
+
+
+def test_each_gate_alone_stops_a_judgement():
+    """The paper's numbers at our 128x96 crop (a 4x3 ResNet map, an 8x6 ViT map) are not testable; at
+    256x192 with a ViT that only reaches 8.7 AP the ViT's claims are not either, the ResNet's are."""
+    assert set(_verdicts(_with(_committed(), PAPER_LIKE, crop=(128, 96)))[i] for i in DECODER_IDS) == {"not_testable_here"}
+    weak_vit = PAPER_LIKE | {("vit", "classic"): [8.4, 9.4, 8.2], ("vit", "simple"): [2.5, 3.7, 2.8]}
+    verdicts = _verdicts(_with(_committed(), weak_vit, ap50=PAPER_AP50))
+    assert [verdicts[i] for i in DECODER_IDS] == ["not_testable_here", "reproduced", "not_testable_here", "reproduced",
+                                                  "not_testable_here"]
+
+
+def test_paper_like_inverted_and_noisy_records():
+    """Within the gate: the paper's Table 2 and curves reproduce every decoder claim; swapped backbones
+    refute them; a ViT loss whose noise straddles the tolerance is within noise."""
+    paper = _with(_committed(), PAPER_LIKE, ap50=PAPER_AP50, start=PAPER_START)
+    assert [_verdicts(paper)[i] for i in DECODER_IDS] == ["reproduced"] * 5
+    swapped = {(("vit" if b == "resnet" else "resnet"), d): v for (b, d), v in PAPER_LIKE.items()}
+    inverted = _verdicts(_with(_committed(), swapped, start={("vit", "classic"): 60.0, ("vit", "simple"): 60.0}))
+    assert [inverted[i] for i in DECODER_IDS[:3]] == ["not_reproduced"] * 3
+    assert inverted["simple_catches_up"] == "not_reproduced"  # the gap grows from 0 to 26 %
+    noisy = PAPER_LIKE | {("vit", "simple"): [60.0, 70.0, 75.6]}  # losses 20.8, 7.9, 0.0 %: mean 9.6 +- 6.1
+    assert _verdicts(_with(_committed(), noisy, ap50=PAPER_AP50))["vit_simple_decoder_enough"] == "within_noise"
+
+
+def test_one_seed_is_judged_by_its_value_and_says_so():
+    one = _with(_committed(), PAPER_LIKE, ap50=PAPER_AP50, start=PAPER_START)
+    one["train"] = {key: record for key, record in one["train"].items() if key[2] == 0}
+    found = {c.id: c for c in readers.claims(one)}
+    assert found["cnn_needs_classic_decoder"].verdict == "reproduced" and found["cnn_needs_classic_decoder"].n == 1
+    assert found["cnn_needs_classic_decoder"].spread is None and "seed noise not measured" in \
+        found["cnn_needs_classic_decoder"].evidence
+
+
+def test_vitpose_b_counts_are_compared_backbone_to_backbone():
+    """Issue 22: Table 6's 17.1 GFLOPs and Table 9's 86 M count ViTPose-B's backbone; the committed record
+    holds backbone + decoder totals only (90.0 / 85.9 M, 18.61 / 17.55 G), which the old rule called
+    partially and reproduced. Not testable until the record separates the backbone; then judged as printed."""
+    records = _committed()
+    found = {c.id: c for c in readers.claims(records)}
+    for claim_id in ("vitpose_b_params", "vitpose_b_gflops"):
+        assert found[claim_id].verdict == "not_testable_here" and found[claim_id].kind == "implementation"
+        assert "result.models[label].backbone" in found[claim_id].evidence
+    for params, gmacs, verdicts in ((85.8e6, 17.2, ("reproduced", "reproduced")),
+                                    (85.4e6, 18.2, ("not_reproduced", "not_reproduced"))):
+        measured = copy.deepcopy(records)
+        for label in ("ViTPose-B classic", "ViTPose-B simple"):
+            measured["cost"]["result"]["models"][label]["backbone"] = {"parameters": params, "cost": {"gmacs": gmacs}}
+        found = {c.id: c for c in readers.claims(measured)}
+        assert (found["vitpose_b_params"].verdict, found["vitpose_b_gflops"].verdict) == verdicts
+
+
+def test_the_data_check_is_a_sanity_check_of_this_book():
+    """Issue 22: the data's difficulty is this book's own check, not a reproduced paper result."""
+    claim = next(c for c in readers.claims(_committed()) if c.id == "data_not_trivial")
+    assert claim.kind == "sanity" and claim.verdict == "reproduced" and claim.paper_value is None
+
+
+NUMBER = re.compile(r"(?<![\w.\-/])[+-]?\d+(?:,\d{3})*(?:\.\d+)?|(?<=/)\d+")
+
+
+@pytest.mark.parametrize("variant", ["committed", "paper-like"])
+def test_every_number_in_the_prose_comes_from_the_records(variant):
+    records = _committed() if variant == "committed" else _with(_committed(), PAPER_LIKE, ap50=PAPER_AP50,
+                                                                start=PAPER_START)
+    records["claims"] = readers.claims(records)
+    facts = readers.facts(records)
+    for text in readers.prose(records):
+        assert not re.search(r"not_reproduced|within_noise|not_testable_here|not_tested", text), text
+        for printed in NUMBER.findall(text):
+            value = float(printed.replace(",", ""))
+            assert any(abs(value - fact) <= printed_precision(printed) + 1e-9 for fact in facts.values()), (printed, text)
+
+
+def test_captions_and_prose_count_people_and_images_as_the_tables_do():
+    """Issue 22: the captions said "3,386 train / 290 test images" where the data table has 3,386 / 290
+    people in 1,500 / 150 images; the out-of-domain note spoke of the build machine."""
+    from patchlib.figures.vitpose import provenance_line
+
+    records = _committed()
+    records["claims"] = readers.claims(records)
+    parts = readers.prose_parts(records)
+    data = records["data"]["result"]
+    people = f"{data['train']['people']:,} train / {data['val']['people']:,} val people"
+    images = f"{data['train']['images']:,} / {data['val']['images']:,} images"
+    for record in (records["data"], records["qualitative"], next(iter(records["train"].values()))):
+        line = provenance_line(record, records["data"])
+        assert f"{people} in {images}" in line and "test images" not in line
+    assert f"{people} in {images}" in parts["data"]
+    assert f"{data['train']['images']:,} images, {data['train']['people']:,} people" in parts["data_caption"]
+    assert "here" not in parts["coco_mini"] and "data root here" not in " ".join(readers.prose(records))
+    assert "3.8 AP" in parts["curves"] and "after 10 epochs" in parts["curves"]  # from the official logs in PAPER
+    assert "not testable here" in parts["verdicts"] and "4×3 against the paper's 8×6" in parts["verdicts"]
+
+
+def test_the_pages_markdown_types_no_numbers():
+    """Every number of the page comes from the readers: the notebook's markdown cells state none (math,
+    code, headings and the shared rerun box aside)."""
+    notebook = json.loads((REPO / "notebooks" / "vitpose.ipynb").read_text())
+    for cell in notebook["cells"]:
+        if cell["cell_type"] != "markdown" or cell.get("id") == "rerun-vitpose":
+            continue
+        text = "".join(cell["source"])
+        for pattern in (r"```.*?```", r"\$\$.*?\$\$", r"`[^`]*`", r"^#.*$"):
+            text = re.sub(pattern, "", text, flags=re.S | re.M)
+        assert not re.search(r"\d", text), text
+
+
+def test_tables_show_each_paper_values_status():
+    records = _committed()
+    assert set(readers.paper_table()["status"]) == {"confirmed"}
+    costs = readers.cost_table(records)
+    assert costs.loc["ViTPose-B classic", "paper status"] == "confirmed"
+    assert costs.loc["ours: vit classic", "paper status"] == "not sourced"
+    assert set(page.setup_table(records)["paper status"]) == {"confirmed"}
+    frame = page.claims_frame(readers.claims(records))
+    assert {"kind", "paper status"} <= set(frame.columns) and "Gate: " in frame["evidence"].iloc[0]
+    assert "not testable here" in set(frame["verdict"])

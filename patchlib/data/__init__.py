@@ -14,13 +14,14 @@ from pathlib import Path
 from .augment import CIFAR10_MEAN, CIFAR10_STD, iterate_batches, normalize, rand_augment, random_crop_flip
 from .cache import DataSplits, ImageData
 from .cifar import CIFAR10_CLASSES, DataNotFoundError, load_cifar10
+from .resize import upsample_images, upsample_splits
 from .synthetic import SHAPES10_CLASSES, make_shapes10
 
 DATASETS = ("cifar10", "shapes10")
 
 __all__ = ["CIFAR10_CLASSES", "CIFAR10_MEAN", "CIFAR10_STD", "DATASETS", "DataNotFoundError", "DataSplits",
            "ImageData", "SHAPES10_CLASSES", "iterate_batches", "load_dataset", "make_shapes10", "normalize",
-           "rand_augment", "random_crop_flip"]
+           "rand_augment", "random_crop_flip", "upsample_images", "upsample_splits"]
 
 
 def load_dataset(name: str, data_root: str | Path | None = None, *, download: bool = False, seed: int = 0,

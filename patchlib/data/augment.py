@@ -88,3 +88,17 @@ def iterate_batches(data: ImageData, batch_size: int, *, shuffle: bool, generato
     for start in range(0, stop, batch_size):
         index = order[start:start + batch_size].to(data.images.device)
         yield data.images[index], data.labels[index]
+
+
+def channel_stats(images: torch.Tensor, chunk: int = 4096) -> tuple[list[float], list[float]]:
+    """Per-channel mean and std of uint8 images [N, C, H, W], in [0, 1] units."""
+    total = torch.zeros(images.shape[1], dtype=torch.float64)
+    total_sq = torch.zeros_like(total)
+    for start in range(0, len(images), chunk):
+        x = images[start:start + chunk].to(torch.float64) / 255
+        total += x.sum(dim=(0, 2, 3))
+        total_sq += (x * x).sum(dim=(0, 2, 3))
+    count = images.shape[0] * images.shape[2] * images.shape[3]
+    mean = total / count
+    std = (total_sq / count - mean * mean).sqrt()
+    return mean.tolist(), std.tolist()

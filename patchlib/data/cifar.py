@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import gzip
 import io
-import os
 import pickle
 import tarfile
 import warnings
@@ -37,6 +36,7 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from .cache import DataSplits, ImageData, cache_path, cached_splits
+from .root import DATA_ROOT_ENV, DataNotFoundError, resolve_data_root
 
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 # The official archive, as in torchvision.datasets.CIFAR10.
@@ -47,8 +47,6 @@ PICKLE_FOLDER = "cifar-10-batches-py"
 PICKLE_FILES = {"train": [f"data_batch_{i}" for i in range(1, 6)], "test": ["test_batch"]}
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".webp")
 SPLITS = ("train", "test")
-DATA_ROOT_ENV = "PATCHLIB_DATA"
-
 HOW_TO_GET_DATA = (
     f"To use CIFAR-10, put it in the repository's data/ folder, or set the environment variable {DATA_ROOT_ENV} "
     "(or the notebook's data_root) to a "
@@ -56,10 +54,6 @@ HOW_TO_GET_DATA = (
     "tree cifar10/{train,test}/<class>/*.png|jpg, or a .tar.gz of that tree; or pass download=True "
     f"where the internet is reachable (fetches {CIFAR10_URL} into the data root)."
 )
-
-
-class DataNotFoundError(FileNotFoundError):
-    """The requested real dataset is not on disk. The message lists where we looked."""
 
 
 class DataFileError(ValueError):
@@ -111,18 +105,6 @@ class CifarSource:
             files = sorted(p for split in SPLITS for p in (self.path / split).rglob("*") if p.is_file())
         stats = [(str(file), file.stat()) for file in files]
         return self.kind, str(self.path.resolve()), [(name, st.st_size, st.st_mtime_ns) for name, st in stats]
-
-
-# The project's own data folder (git-ignored contents, see data/README.md): the data root when
-# neither the argument nor $PATCHLIB_DATA names one.
-DEFAULT_DATA_ROOT = Path(__file__).resolve().parents[2] / "data"
-
-
-def resolve_data_root(data_root: str | Path | None) -> Path:
-    """The data root: the argument if given, else $PATCHLIB_DATA, else the repository's `data/`."""
-    if data_root is None:
-        data_root = os.environ.get(DATA_ROOT_ENV) or DEFAULT_DATA_ROOT
-    return Path(data_root).expanduser()
 
 
 def _is_pickle_folder(path: Path) -> bool:

@@ -1,7 +1,9 @@
 """Compute one or more chapters' records from the command line, in one process or several:
 
-    python -m patchlib.experiments vit flexivit --profile gpu
-    torchrun --nproc_per_node=8 -m patchlib.experiments vit flexivit evit convmixer mobilevit vitpose --profile gpu
+    python -m patchlib.experiments vit evit --profile gpu
+    torchrun --nproc_per_node=8 -m patchlib.experiments $(python3 patchlib/chapters.py) --profile gpu
+
+The chapters are those of `patchlib/chapters.py`, the one registry (`python3 patchlib/chapters.py` lists them).
 
 Under torchrun, every training run is data-parallel over the processes (`patchlib.distributed`)
 and rank 0 writes the records and claims; `make reproduce PROFILE=gpu` then builds the book from them.
@@ -12,15 +14,14 @@ import argparse
 import importlib
 
 from .. import distributed
+from ..chapters import NAMES, get_chapter
 from ..profiles import PROFILES
-
-CHAPTERS = ("vit", "flexivit", "evit", "convmixer", "mobilevit", "vitpose")
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m patchlib.experiments", description=__doc__.split("\n\n")[0])
-    parser.add_argument("chapters", nargs="+", choices=CHAPTERS, metavar="CHAPTER",
-                        help=f"chapters to compute, of: {', '.join(CHAPTERS)}")
+    parser.add_argument("chapters", nargs="+", choices=NAMES, metavar="CHAPTER",
+                        help=f"chapters to compute, of: {', '.join(NAMES)} (patchlib/chapters.py)")
     parser.add_argument("--profile", default="smoke", choices=sorted(PROFILES))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda, ...")
@@ -34,7 +35,7 @@ def main(argv: list[str] | None = None) -> None:
     distributed.init_from_environment(None if args.device == "auto" else args.device)
     device = distributed.device_for_this_rank(args.device)
     for chapter in args.chapters:
-        module = importlib.import_module(f"patchlib.experiments.{chapter}")
+        module = importlib.import_module(get_chapter(chapter).module)
         module.run(args.profile, seed=args.seed, device=device, data_root=args.data_root,
                    results_dir=args.results_dir, force={"stale": "stale", "all": True, None: False}[args.force],
                    dry_run=args.dry_run)

@@ -12,8 +12,11 @@ figures (plus "claims"). `force` is True (recompute every piece) or a set of pie
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import os
 import re
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Mapping
@@ -23,8 +26,9 @@ import torch
 from .. import distributed
 from ..claims import Claim, write_claims
 from ..data import DataNotFoundError, DataSplits, load_dataset
+from ..fingerprint import Migration, fingerprint_record
 from ..profiles import get_profile
-from ..results import default_results_dir, load_result, result_path, run_or_load, stale_files
+from ..results import default_results_dir, load_result, record_source, result_path, run_or_load, stale_code
 from ..runtime import resolve_device
 
 EMBEDDED_DATA_SEED = 0  # seed of the synthetic data and of data subsets, whatever the training seed
@@ -37,11 +41,18 @@ DRY_RUN_IMAGES = 16
 DRY_RUN_NOTE = ("DRY RUN: full-size models and data pipeline, but one epoch of a few optimisation steps on a "
                 "handful of images; the numbers mean nothing")
 
-# Source files every trained result depends on (a chapter adds its model files): a change to any
-# of them marks the chapter's records as computed with older code (`patchlib.results.stale_files`).
-CORE_CODE = ("patchlib/layers.py", "patchlib/train.py", "patchlib/distributed.py", "patchlib/runtime.py",
-             "patchlib/measure.py", "patchlib/data/augment.py", "patchlib/data/cache.py", "patchlib/data/cifar.py",
-             "patchlib/data/synthetic.py")
+# While a `Migration` is active (`python -m patchlib.fingerprint migrate`), every stored record a
+# chapter loads is re-fingerprinted from the source at its recorded revision (never recomputed).
+_MIGRATION: contextvars.ContextVar[Migration | None] = contextvars.ContextVar("migration", default=None)
+
+
+@contextlib.contextmanager
+def migrating(migration: Migration):
+    token = _MIGRATION.set(migration)
+    try:
+        yield migration
+    finally:
+        _MIGRATION.reset(token)
 
 
 def check_seed(seed) -> int:
@@ -64,14 +75,13 @@ class ChapterRun:
     force: bool | frozenset[str] | str  # True, a set of piece names, or RECOMPUTE_STALE
     progress: bool
     pieces: tuple[str, ...]
-    code: tuple[str, ...]
     prepare: Callable | None = None  # prepare(data, size) -> data: a chapter's fixed preprocessing (FlexiViT upsamples)
     device_requested: str = "auto"   # what the caller asked for: the gpu profile computes on a CPU only if asked by name
     dry_run: bool = False            # see DRY_RUN_NOTE; its records carry "dry_run": True and live apart
     _data: dict = field(default_factory=dict, repr=False)
 
     @classmethod
-    def resolve(cls, *, chapter: str, sizes: Mapping, pieces: Iterable[str], code: Iterable[str], profile: str,
+    def resolve(cls, *, chapter: str, sizes: Mapping, pieces: Iterable[str], profile: str, 
                 seed: int = 0, device="auto", data_root=None, results_dir=None, force: bool | Iterable[str] = False,
                 progress: bool = True, prepare: Callable | None = None, dry_run: bool = False,
                 dry_run_overrides: Mapping | None = None) -> ChapterRun:
@@ -94,7 +104,7 @@ class ChapterRun:
         return cls(chapter=chapter, profile=profile, size=size, seed=check_seed(seed),
                    device=resolve_device(device), data_root=root,
                    results_dir=Path(results_dir) if results_dir is not None else default_results_dir(),
-                   force=force, progress=bool(progress) and distributed.is_main(), pieces=pieces, code=tuple(code), prepare=prepare,
+                   force=force, progress=bool(progress) and distributed.is_main(), pieces=pieces, prepare=prepare,
                    device_requested="auto" if device is None else str(device), dry_run=dry_run)
 
     @property
@@ -141,37 +151,54 @@ class ChapterRun:
             check_checkpoint(self.checkpoint(config))  # a resumable run's checkpoint must be readable
             if self.progress:
                 print(f"{self.chapter}: computing {plan_line(config)} on {self.device}", flush=True)
-            if not uses_data:
-                return compute()
-            data = self.data(config.get("n_train"), config.get("n_test"))
-            identity = data_identity(data, self.data_root)
-            keep_checkpoint_with_its_data(self.checkpoint(config), identity["fingerprint"], progress=self.progress)
-            return compute(data) | {"data": identity}
+            with results_lock(self.results_dir / self.chapter):
+                if not uses_data:
+                    return compute()
+                data = self.data(config.get("n_train"), config.get("n_test"))
+                identity = data_identity(data, self.data_root)
+                checkpoint = self.checkpoint(config)
+                keep_checkpoint_with_its_data(checkpoint, identity["fingerprint"], progress=self.progress)
+                result = compute(data) | {"data": identity}
+                if not checkpoint.exists():  # a piece that keeps no checkpoint keeps no note of one
+                    with distributed.main_writes() as writer:
+                        if writer:
+                            data_note_path(checkpoint).unlink(missing_ok=True)
+                return result
+
+        extra = (load_profile_data, self.prepare) if uses_data else ()
+
+        def definitions() -> dict:
+            return fingerprint_record(compute, config, extra)
 
         path = result_path(config, self.results_dir)
         stored = path.exists()
+        restore_interrupted_replacement(self.checkpoint(config), progress=self.progress)
+        migration = _MIGRATION.get()
+        if stored and migration is not None:
+            migration.visit(path, load_result(path, config), compute, extra)
         if stored and self.force == RECOMPUTE_STALE and not force:
             force = self.out_of_date(load_result(path, config), uses_data)
         if not (force or self.forced(piece)):
-            record = run_or_load(config, computed, code=self.code, results_dir=self.results_dir, device=self.device)
+            record = run_or_load(config, computed, definitions=definitions, results_dir=self.results_dir,
+                                 device=self.device)
             note = self.data_note(record) if stored and uses_data else None
             return record | {"data_note": note} if note else record
         # Forced: train from scratch. The piece's own checkpoint (and the note of its data) is set
         # aside, not resumed, and deleted only once the new record is written; it is put back if the
         # computation fails.
         checkpoint = self.checkpoint(config)
-        moved = [(path, path.with_name(path.name + ".replaced")) for path in (checkpoint, data_note_path(checkpoint))]
+        moved = [(kept, replaced_path(kept)) for kept in (checkpoint, data_note_path(checkpoint))]
         with distributed.main_writes() as writer:
-            for path, aside in moved:
-                if writer and path.exists():
-                    os.replace(path, aside)
+            for kept, aside in moved:
+                if writer and kept.exists():
+                    os.replace(kept, aside)
         try:
-            record = run_or_load(config, computed, code=self.code, results_dir=self.results_dir, force=True,
+            record = run_or_load(config, computed, definitions=definitions, results_dir=self.results_dir, force=True,
                                  device=self.device)
         except BaseException:
-            for path, aside in moved:
+            for kept, aside in moved:
                 if distributed.is_main() and aside.exists():
-                    os.replace(aside, path)
+                    os.replace(aside, kept)
             raise
         with distributed.main_writes() as writer:
             for _, aside in moved:
@@ -205,7 +232,7 @@ class ChapterRun:
         """Whether a stored record was computed with other code or (where data is found) other data."""
         if record is None:
             return True
-        return bool(stale_files(record)) or bool(uses_data and self.data_note(record))
+        return bool(stale_code(record)) or bool(uses_data and self.data_note(record))
 
     def checkpoint(self, config: dict) -> Path:
         return checkpoint_path(self.marked(config), self.results_dir)
@@ -237,6 +264,71 @@ RECOMPUTE_STALE = "stale"  # force="stale": recompute only records computed with
 
 def data_note_path(checkpoint: Path) -> Path:
     return checkpoint.with_name(checkpoint.name + ".data")
+
+
+def replaced_path(path: Path) -> Path:
+    """Where a forced run keeps the file it replaces until its new record is written."""
+    return path.with_name(path.name + ".replaced")
+
+
+def restore_interrupted_replacement(checkpoint: Path, *, progress: bool = True) -> None:
+    """A forced run that was killed before it wrote anything leaves the checkpoint it set aside as
+    `.replaced`: put it back (with its data note), so nothing is lost and no stray file stays."""
+    with distributed.main_writes() as writer:
+        if not writer:
+            return
+        for kept in (checkpoint, data_note_path(checkpoint)):
+            aside = replaced_path(kept)
+            if aside.exists() and not kept.exists():
+                os.replace(aside, kept)
+                if progress:
+                    print(f"{kept.name}: restored from an interrupted forced run ({aside.name})", flush=True)
+
+
+_HELD_LOCKS: dict[Path, list] = {}  # lock file -> [open file, depth]: re-entrant within a process
+
+
+@contextlib.contextmanager
+def results_lock(folder: Path):
+    """Hold `folder/.lock` while computing into it, so that two runs never write one chapter's
+    records and checkpoints at once: a second run stops at once with a clear message. Under
+    torchrun the main rank holds it. Re-entrant (a piece may compute another piece's record)."""
+    import fcntl
+
+    if not distributed.is_main():
+        yield
+        return
+    path = (Path(folder) / ".lock").resolve()
+    if path in _HELD_LOCKS:
+        _HELD_LOCKS[path][1] += 1
+        try:
+            yield
+        finally:
+            _HELD_LOCKS[path][1] -= 1
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = open(path, "a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "another process"
+        handle.close()
+        raise RuntimeError(f"another run holds the lock on {folder} ({holder}): two runs must not compute one "
+                           "chapter's records at once. Wait for it to finish (or stop it), then run again; stored "
+                           "records are not affected") from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"pid {os.getpid()} since {time.strftime('%Y-%m-%d %H:%M:%S')}\n")
+    handle.flush()
+    _HELD_LOCKS[path] = [handle, 1]
+    try:
+        yield
+    finally:
+        del _HELD_LOCKS[path]
+        handle.truncate(0)
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        handle.close()
 
 
 def keep_checkpoint_with_its_data(checkpoint: Path, fingerprint: str, *, progress: bool = True) -> None:
@@ -308,11 +400,6 @@ def plan_line(config: dict) -> str:
     if config.get("dry_run"):
         details.append("dry run")
     return config["name"] + (f" ({', '.join(details)})" if details else "")
-
-
-def record_source(record: dict) -> str:
-    """A record's file, relative to the results folder (for evidence strings outside a run)."""
-    return f"results/{record['config']['chapter']}/{record['config']['name']}-{record['config_hash']}.json"
 
 
 def load_profile_data(profile: str, *, data_root=None, n_train: int | None = None,

@@ -2,7 +2,7 @@
 says which run produced it (and, visibly, when that run's code or data has changed since)."""
 from __future__ import annotations
 
-from ..results import stale_files
+from ..results import stale_code
 
 
 def provenance(record: dict) -> str:
@@ -31,7 +31,7 @@ def provenance(record: dict) -> str:
         text = f"**{DRY_RUN_NOTE}.** " + text
     if record.get("data_note"):
         text += f" **Data differs:** {relative_to_data_root(record['data_note'], None).replace('<data root>', '(data root)')}."
-    changed = stale_files(record)
+    changed = stale_code(record)
     if changed:
         text += (f" **Computed with older code** (changed since: {', '.join(changed)}); "
                  "recompute with `force=True` to bring it up to date.")

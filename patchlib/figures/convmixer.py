@@ -1,10 +1,11 @@
-"""Figures of the ConvMixer chapter, drawn from stored records (see patchlib.experiments.convmixer)."""
+"""Figures of the ConvMixer chapter, drawn from stored records and the grid table of
+`patchlib.experiments.convmixer.readers` (the recipe curve; the kernel x patch grid, §3 and appendix)."""
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
 
-from ..experiments.convmixer import PAPER
+from ..experiments.convmixer.config import PAPER
 
 
 def recipe_curve(record: dict):
@@ -16,9 +17,10 @@ def recipe_curve(record: dict):
     fig, ax = plt.subplots(figsize=(7, 4))
     ax.plot(fraction, [h["test_acc"] for h in history], "o-", label=f"ours, test ({epochs} epochs)")
     ax.plot(fraction, [h["train_acc"] for h in history], "o--", alpha=0.6, label="ours, train (augmented)")
-    published = np.asarray(PAPER["recipe_log"]["value"])  # the README's 25-epoch run
+    published = np.asarray(PAPER["recipe_log"]["value"])  # the README's run of the recommended command
+    command = PAPER["recipe_command"]["value"]
     ax.plot(np.arange(1, len(published) + 1) / len(published), published, "s-", color="0.45", markersize=3,
-            label="convmixer-cifar10 README, test (ConvMixer-256/8, 25 epochs)")
+            label=f"convmixer-cifar10 README, test ({command['model']}, {len(published)} epochs)")
     ax.set(xlabel="fraction of the training schedule", ylabel="top-1 accuracy (%)", ylim=(0, 100),
            title="The convmixer-cifar10 recipe")
     ax.legend(loc="lower right", fontsize=8)

@@ -1,12 +1,10 @@
-"""Figures of the EViT chapter, drawn from its stored records (see patchlib.experiments.evit)."""
+"""Figures of the EViT chapter, drawn from its stored records (read by `patchlib.experiments.evit.readers`)."""
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
 
-
-def _by_point(points):
-    return {(p["keep_rate"], p["fuse"]): p for p in points}
+from ..experiments.evit.readers import by_point, finetuned_by_point, per_seed
 
 
 def _series(points: dict, fuse: bool):
@@ -16,11 +14,7 @@ def _series(points: dict, fuse: bool):
 
 def _seeded(records: dict) -> dict:
     """(keep rate, fuse) -> accuracies over fine-tuning seeds (one where a point has one seed)."""
-    out = {}
-    for record in records["finetune"] + records.get("finetune_seeds", []):
-        result = record["result"]
-        out.setdefault((result["keep_rate"], result["fuse"]), []).append(result["acc"])
-    return out
+    return {key: [result["acc"] for result in results] for key, results in per_seed(records).items()}
 
 
 def accuracy_vs_keep_rate(records: dict):
@@ -28,10 +22,10 @@ def accuracy_vs_keep_rate(records: dict):
     and the keep-1 control (fine-tuned with the same budget, no reorganisation) as lines. Fine-tuned
     points with several seeds show their mean and standard deviation (error bars); the lines join
     the first seed's runs, which every point has."""
-    off = _by_point(records["offshelf"]["result"]["points"])
-    finetuned = {(r["result"]["keep_rate"], r["result"]["fuse"]): r["result"] for r in records["finetune"]}
+    off = by_point(records["offshelf"]["result"]["points"])
+    finetuned = {key: record["result"] for key, record in finetuned_by_point(records).items()}
     control = finetuned[(1.0, None)]
-    control_off = _by_point(control["eval"])
+    control_off = by_point(control["eval"])
     seeded = {key: accs for key, accs in _seeded(records).items() if len(accs) > 1}
     fig, ax = plt.subplots(figsize=(9.6, 4.0))
     colors = {True: "C0", False: "C3"}
@@ -63,9 +57,9 @@ def accuracy_vs_keep_rate(records: dict):
 
 def tradeoff(records: dict):
     """Top-1 accuracy against measured throughput for every fine-tuned point, the baseline and the control."""
-    cost = _by_point(records["cost"]["result"]["points"])
-    off = _by_point(records["offshelf"]["result"]["points"])
-    finetuned = {(r["result"]["keep_rate"], r["result"]["fuse"]): r["result"] for r in records["finetune"]}
+    cost = by_point(records["cost"]["result"]["points"])
+    off = by_point(records["offshelf"]["result"]["points"])
+    finetuned = {key: record["result"] for key, record in finetuned_by_point(records).items()}
     fig, ax = plt.subplots(figsize=(6.4, 4.0))
     for fuse, color, label in ((True, "C0", "EViT fine-tuned, fused"), (False, "C3", "EViT fine-tuned, dropped")):
         keys = sorted(k for k in finetuned if k[1] is fuse)

@@ -1,15 +1,21 @@
-"""Figures of the FlexiViT chapter, drawn from stored result records (see patchlib.experiments.flexivit)."""
+"""Figures of the FlexiViT chapter, drawn from stored result records (computed by
+`patchlib.experiments.flexivit`, read through its `readers`), and the reading of the two-knob frontier
+record they draw (points by knob, Pareto frontiers, margins at equal throughput), which the readers
+re-export and judge."""
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import matplotlib.ticker as mticker
 import numpy as np
 
-from ..experiments.flexivit import knob_points, pareto, runs_of
+from ..experiments.flexivit.knobs import knob_points, pareto
+
 
 NAMES = {"vit_small": "ViT/{p}", "vit_large": "ViT/{p}", "flexi": "FlexiViT", "distill": "FlexiViT (distilled)"}
 METHOD_NAMES = {"pi": "PI-resize", "resize": "Resize", "area": "Area-scaled resize", "norm": "Norm-scaled resize"}
 
+
+# ---- the two-knob frontier record, read (the chapter's readers judge its claim from these) ----
 
 def _label(role: str, model: dict) -> str:
     return NAMES.get(role, role).format(p=model.get("own_patch"))
@@ -17,17 +23,19 @@ def _label(role: str, model: dict) -> str:
 
 def runs_by_role(result: dict) -> dict[str, tuple[dict, np.ndarray]]:
     """role -> (its main run's entry, accuracies [seeds, patch sizes]) from an evaluate record
-    (the main run is keyed by its role, `experiments.flexivit.run_key`)."""
+    (the main run is keyed by its role, `experiments.flexivit.pieces.run_key`)."""
     models = result["models"]
     roles = dict.fromkeys(model.get("role", key) for key, model in models.items())  # in record order
-    return {role: (models[role], np.asarray(runs_of(models, role))) for role in roles}
+    return {role: (models[role], np.asarray([m["acc"] for key, m in models.items() if m.get("role", key) == role]))
+            for role in roles}
 
 
 def figure3(evaluation: dict, measurement: dict):
     """FlexiViT Figure 3 rebuilt: (left) test accuracy vs patch size, with the sequence length on
     the top axis; (right) accuracy vs measured throughput: FlexiViT as a curve over patch sizes,
-    each fixed ViT as a point at its own size and, faded, at the sizes it was not trained for.
-    Models trained with several seeds show the mean and ± sd error bars (n in the legend)."""
+    each fixed ViT as a point at its own size and, faded, at the sizes it was not trained for (run there
+    through PI-resize, the book's addition: the paper's Fig. 3 resizes its ViTs plainly). Models trained
+    with several seeds show the mean and ± sd error bars (n in the legend)."""
     result = evaluation["result"]
     sizes, seq_len = result["patch_sizes"], result["seq_len"]
     speed = {row["patch_size"]: row["images_per_s"] for row in measurement["result"]["rows"]}
@@ -45,7 +53,8 @@ def figure3(evaluation: dict, measurement: dict):
             ax_speed.errorbar(rate, acc, yerr=sd, marker="o", color=colours[role], label=label, lw=2, capsize=3)
             continue
         i = sizes.index(own)
-        ax_patch.errorbar(sizes, acc, yerr=sd, marker="o", ls="--", color=colours[role], label=label, capsize=3)
+        ax_patch.errorbar(sizes, acc, yerr=sd, marker="o", ls="--", color=colours[role], capsize=3,
+                          label=f"{label}, other sizes through PI-resize")
         ax_patch.scatter([own], [acc[i]], marker="*", s=220, color=colours[role], zorder=5)
         ax_speed.plot(rate, acc, marker=".", ls="--", color=colours[role], alpha=0.35)
         ax_speed.errorbar([rate[i]], [acc[i]], yerr=None if sd is None else [sd[i]], fmt="*", ms=15,

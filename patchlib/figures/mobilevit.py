@@ -1,20 +1,21 @@
-"""Figures of the MobileViT chapter, drawn from stored records (see patchlib.experiments.mobilevit)."""
+"""Figures of the MobileViT chapter, drawn from stored records (see patchlib.experiments.mobilevit):
+the attention-unit curve (v2 Fig. 1) and the same-budget CIFAR-10 comparison (v2 Table 1's question)."""
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
 
-from ..experiments.mobilevit import SIZES, slopes
+from ..experiments.mobilevit.readers import slope_range, slopes
 
 UNIT_STYLE = {"multi-head attention": ("o-", "C3"), "separable self-attention": ("s-", "C0")}
 
 
 def attention_curve(record: dict):
     """v2 Fig. 1 rebuilt: latency of one attention unit against the number of tokens k (log-log),
-    with the fitted slopes over the profile's range and O(k) / O(k^2) guides through the
+    with the fitted slopes over `slope_range(record)` and O(k) / O(k^2) guides through the
     first separable point."""
     config = record["config"]
-    low, high = SIZES[config["profile"]].slope_range
+    low, high = slope_range(record)
     fitted = slopes(record)
     fig, ax = plt.subplots(figsize=(7, 4.5))
     first = None

@@ -4,6 +4,8 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
+from ..experiments.vit.readers import attention_reference
+
 
 def _rgb(filter_chw: np.ndarray) -> np.ndarray:
     """A C×p×p filter as an RGB image scaled to [0, 1]."""
@@ -14,7 +16,10 @@ def _rgb(filter_chw: np.ndarray) -> np.ndarray:
 
 def figure7(record: dict, *, components_shown: int = 28):
     """ViT Figure 7 rebuilt: (left) principal components of the patch-embedding filters, (centre)
-    position-embedding cosine similarity, (right) mean attention distance per head vs depth."""
+    position-embedding cosine similarity, (right) mean attention distance per head vs depth, with the
+    distance of uniform attention on our grid (dashed) and the band of any query-independent attention
+    (shaded; `readers.attention_reference`). No paper values are drawn: the paper's per-head distances
+    are plotted only, not sourced as numbers (`readers.figure7_references`)."""
     result = record["result"]
     components = np.asarray(result["pca_components"])[:components_shown]
     similarity = np.asarray(result["pos_embed_similarity"])       # [gh, gw, gh, gw]
@@ -54,6 +59,10 @@ def figure7(record: dict, *, components_shown: int = 28):
 
     ax = fig.add_subplot(outer[2])
     layers, heads = distance.shape
+    reference = attention_reference(result["grid"], result["patch_size"])
+    ax.axhspan(reference["blind_low"], reference["blind_high"], color="0.9", zorder=0,
+               label="query-independent attention")
+    ax.axhline(reference["uniform"], color="0.4", ls="--", lw=1, zorder=1, label="uniform attention")
     for head in range(heads):
         ax.scatter(np.arange(1, layers + 1), distance[:, head], s=14, label=f"head {head + 1}")
     grid_extent = result["patch_size"] * max(gh, gw)

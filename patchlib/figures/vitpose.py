@@ -1,4 +1,5 @@
-"""Figures of the ViTPose chapter, drawn from stored records (see patchlib.experiments.vitpose)."""
+"""Figures of the ViTPose chapter, drawn from stored records (see patchlib.experiments.vitpose):
+Table 2 beside ours, the training curves, predicted skeletons and the generated data."""
 from __future__ import annotations
 
 import json
@@ -8,10 +9,27 @@ import matplotlib.pyplot as plt
 import numpy as np
 from PIL import Image
 
-from ..experiments.vitpose import BACKBONE_LABELS, BACKBONES, DECODERS, PAPER
+from ..experiments.vitpose.config import BACKBONE_LABELS, BACKBONES, DECODERS, PAPER
+from ..experiments.vitpose.readers import SHOWN_SCORE
 from ..pose.keypoints import SKELETON
+from . import provenance
 
 DECODER_COLOURS = {"classic": "C0", "simple": "C1"}
+
+
+def provenance_line(record: dict, data: dict | None = None) -> str:
+    """`figures.provenance` of a ViTPose record, its data counted as what they are: people (the crops a
+    pose model sees), in the images of the `data` record's splits, not "test images"."""
+    text = provenance(record)
+    counted = (record.get("provenance") or {}).get("data") or {}
+    if isinstance(counted.get("n_train"), int) and isinstance(counted.get("n_test"), int):
+        splits = None if data is None else data["result"]
+        same = splits is not None and (splits["train"]["people"], splits["val"]["people"]) == (counted["n_train"],
+                                                                                               counted["n_test"])
+        images = f" in {splits['train']['images']:,} / {splits['val']['images']:,} images" if same else ""
+        text = text.replace(f"{counted['n_train']:,} train / {counted['n_test']:,} test images",
+                            f"{counted['n_train']:,} train / {counted['n_test']:,} val people{images}")
+    return text
 
 
 def ablation_figure(table):
@@ -33,8 +51,9 @@ def ablation_figure(table):
         bars = ax_ours.bar(x, means, width, yerr=np.nan_to_num(sds), capsize=3, color=DECODER_COLOURS[decoder],
                            label=decoder, alpha=0.85)
         ax_ours.bar_label(bars, fmt="%.1f", fontsize=8, padding=6)
+    crop = "x".join(map(str, PAPER["official_config"]["value"]["input"]))
     ax_paper.set(xticks=range(len(paper_rows)), xticklabels=paper_rows, ylabel="COCO val AP",
-                 title="Paper (Table 2): COCO, 256x192", ylim=(0, 95))
+                 title=f"Paper (Table 2): COCO, {crop}", ylim=(0, 95))
     ours = table.iloc[0]
     ax_ours.set(xticks=range(len(BACKBONES)), xticklabels=[f"{BACKBONE_LABELS[b]}\n({table.set_index('backbone').loc[BACKBONE_LABELS[b], 'model'].iloc[0]})"
                                                             for b in BACKBONES],
@@ -84,9 +103,6 @@ def draw_skeleton(ax, keypoints, *, colour: str, threshold: float = 0.2, linewid
 
 def _images_by_id(annotations: Path) -> dict[int, str]:
     return {image["id"]: image["file_name"] for image in json.loads(Path(annotations).read_text())["images"]}
-
-
-SHOWN_SCORE = 0.05  # predicted keypoints whose heatmap peak is below this are not drawn
 
 
 def qualitative_figure(record: dict, val_annotations: Path, val_images: Path,

@@ -5,7 +5,8 @@ patch-embedding kernel (`base_patch_size`, 32 in the paper) is PI-resized to the
 size (§3.4) and the learned position embeddings (a `base_grid` grid, 7x7 in the paper) are
 bilinearly resized to the resulting token grid; every other weight is shared as-is. Training
 samples one patch size per step uniformly from a fixed set (§3.2), optionally distilling from a
-fixed-patch ViT teacher that also initialises the student (§3.5). The stored parameters keep
+fixed-patch ViT teacher that also initialises the student (§3.5): those objectives are in
+`patchlib.losses`, the teacher initialisation (`init_from_vit`) is here. The stored parameters keep
 their base shapes: big_vision's FlexiViT README warns that chained resizes (32 -> 8 -> 32) are
 lossy, so every size is derived from the base, on the fly.
 """
@@ -20,7 +21,6 @@ import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
 
-from .. import distributed
 from ..layers import resample_patch_embed, resize_pos_embed
 from .registry import register_model
 from .evit import EViTConfig
@@ -222,48 +222,6 @@ def init_from_vit(flexi: FlexiViT, vit: nn.Module | dict) -> FlexiViT:
     state["pos_embed"] = resample_posemb(state["pos_embed"], (config.base_grid, config.base_grid), old_grid)
     flexi.load_state_dict(state)
     return flexi
-
-
-# ---- training objectives (for `patchlib.train.train(..., loss_fn=...)`) ----
-
-def _sample(patch_sizes: Sequence[int]) -> int:
-    """One size, uniformly, from the global torch RNG: `train()` reseeds it every epoch, so a
-    resumed run draws the same sizes as an uninterrupted one. In a multi-process run every rank
-    uses rank 0's draw (one patch size per optimisation step, as in a single process)."""
-    return int(patch_sizes[distributed.same_on_all_ranks(int(torch.randint(len(patch_sizes), (1,))))])
-
-
-def random_patch_loss(patch_sizes: Sequence[int], label_smoothing: float = 0.0):
-    """Cross-entropy at a patch size drawn uniformly per step (§3.2: FlexiViT training)."""
-    sizes = tuple(patch_sizes)
-
-    def loss_fn(model, images, labels):
-        logits = model(images, patch_size=_sample(sizes))
-        return F.cross_entropy(logits.float(), labels, label_smoothing=label_smoothing), logits
-
-    return loss_fn
-
-
-def distillation_loss(teacher: nn.Module, patch_sizes: Sequence[int], temperature: float = 1.0):
-    """KL(teacher || student) on the same augmented view (§3.5, FunMatch-style distillation).
-
-    The teacher runs frozen, in eval mode, at its own patch size; the student at a size drawn
-    uniformly per step. Scaled by temperature^2 so that gradients keep their size across temperatures.
-    """
-    sizes = tuple(patch_sizes)
-    teacher.eval().requires_grad_(False)
-
-    def loss_fn(model, images, labels):
-        if next(teacher.parameters()).device != images.device:
-            teacher.to(images.device)
-        with torch.no_grad():
-            target = F.log_softmax(teacher(images).float() / temperature, dim=-1)
-        logits = model(images, patch_size=_sample(sizes))
-        student = F.log_softmax(logits.float() / temperature, dim=-1)
-        loss = F.kl_div(student, target, log_target=True, reduction="batchmean") * temperature ** 2
-        return loss, logits
-
-    return loss_fn
 
 
 # ---- variants ----

@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
 
-from ..conv_layers import ConvMlp, ConvNormAct, InvertedResidual, LayerNorm2d, make_divisible
+from ..layers import ConvMlp, ConvNormAct, InvertedResidual, LayerNorm2d, make_divisible
 from ..layers import Attention, Mlp, to_2tuple
 from .registry import register_model
 

@@ -66,7 +66,7 @@ import torch.nn.functional as F
 from PIL import Image, UnidentifiedImageError
 
 from ..data.cache import cache_dir
-from ..data.cifar import DataNotFoundError, resolve_data_root
+from ..data.root import DataNotFoundError, resolve_data_root
 from .keypoints import NAMES, flip_permutation
 
 UPPER_BODY = tuple(range(11))        # nose ... right wrist (mmpose's upper_body_ids)

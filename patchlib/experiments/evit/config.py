@@ -1,0 +1,101 @@
+"""The EViT chapter's data: the published values it compares with (the official Model Zoo and the
+abstract), its sizes per profile and its dry-run overrides. No computation here."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ...measure import ThroughputProtocol
+from ...train import TrainConfig
+
+CHAPTER = "evit"
+
+# Published values (../shared/paper_values.md §2). The official repository's Model Zoo: EViT-DeiT-S
+# on ImageNet-1k (224 px, 196 tokens, reorganisation in layers 4, 7, 10, 300 epochs, batch 16x128).
+ZOO_SOURCE = "youweiliang/evit README.md, Model Zoo (official repository)"
+PAPER = {
+    "model_zoo": {"source": ZOO_SOURCE, "status": "confirmed",
+                  "unit": "% top-1 / % top-5 / GMACs / img/s / M parameters", "value": [
+        {"fusion": True, "keep_rate": 0.9, "acc1": 79.8, "acc5": 95.0, "gmacs": 4.0, "throughput": 3197, "params_m": 22.1},
+        {"fusion": True, "keep_rate": 0.8, "acc1": 79.8, "acc5": 94.9, "gmacs": 3.5, "throughput": 3619, "params_m": 22.1},
+        {"fusion": True, "keep_rate": 0.7, "acc1": 79.5, "acc5": 94.8, "gmacs": 3.0, "throughput": 4385, "params_m": 22.1},
+        {"fusion": True, "keep_rate": 0.6, "acc1": 78.9, "acc5": 94.5, "gmacs": 2.6, "throughput": 4722, "params_m": 22.1},
+        {"fusion": True, "keep_rate": 0.5, "acc1": 78.5, "acc5": 94.2, "gmacs": 2.3, "throughput": 5408, "params_m": 22.1},
+        {"fusion": False, "keep_rate": 0.9, "acc1": 79.9, "acc5": 94.9, "gmacs": 4.0, "throughput": 3201, "params_m": 22.1},
+        {"fusion": False, "keep_rate": 0.8, "acc1": 79.7, "acc5": 94.8, "gmacs": 3.5, "throughput": 3772, "params_m": 22.1},
+        {"fusion": False, "keep_rate": 0.7, "acc1": 79.4, "acc5": 94.7, "gmacs": 3.0, "throughput": 4249, "params_m": 22.1},
+        {"fusion": False, "keep_rate": 0.6, "acc1": 79.1, "acc5": 94.5, "gmacs": 2.6, "throughput": 4967, "params_m": 22.1},
+        {"fusion": False, "keep_rate": 0.5, "acc1": 78.4, "acc5": 94.1, "gmacs": 2.3, "throughput": 5325, "params_m": 22.1},
+    ]},
+    # The abstract names no keep rate; paper_values.md matches the headline to keep rate 0.7 with fusion.
+    "headline": {"value": {"speedup": 1.5, "delta_acc": -0.3}, "unit": "x throughput / pp top-1", "status": "confirmed",
+                 "source": "EViT paper, Abstract: \"the inference speed of DeiT-S is increased by 50% while its "
+                           "recognition accuracy is decreased by only 0.3%\""},
+    "same_cost_gain": {"value": 1, "unit": "pp top-1", "status": "confirmed",
+                       "source": "EViT paper, Abstract (higher-resolution inputs at DeiT-S's cost)"},
+    "trained_with_reorganization": {"value": "qualitative", "unit": "", "status": "confirmed",
+                                    "source": "EViT paper, Abstract: the reorganisation \"is integrated into ViT "
+                                              "during training\" (public copy of the abstract, tomesphere.com)"},
+    "deit_s_baseline": {"value": {"throughput": 2923, "acc1": 79.8, "gmacs": 4.6}, "unit": "img/s / % / GMACs",
+                        "status": "secondary", "source": "the EViT paper's DeiT-S row as quoted by a third-party "
+                                                         "review (secondary)"},
+    "throughput_setting": {"value": {"device": "one NVIDIA A100 GPU", "batch_size": 128}, "unit": "",
+                           "status": "secondary",
+                           "source": "the EViT paper's throughput setting as quoted by a third-party review (secondary)"},
+    # Read in the official repository for issue 22 (not yet in paper_values.md): run_code.sh trains
+    # deit_small_patch16_shrink_base at --input-size 224 for --epochs 300, keep rate 1 until
+    # --shrink_start_epoch 10, then lowered over --shrink_epochs 100; main.py's --drop_loc default
+    # '(3, 6, 9)' (0-based) puts the reorganisation in layers 4, 7, 10 of DeiT-S's 12.
+    "recipe": {"value": {"image_size": 224, "patch_size": 16, "depth": 12, "width": 384, "heads": 6,
+                         "reorganize_layers": [4, 7, 10], "epochs": 300, "shrink_start_epoch": 10,
+                         "shrink_epochs": 100},
+               "unit": "px / layers / epochs", "status": "not sourced",
+               "source": "youweiliang/evit run_code.sh and main.py's --drop_loc default (official repository, read "
+                         "for this chapter but not yet among the project's sourced values; DeiT-S's depth, width and "
+                         "heads as timm's deit_small_patch16_224 defines them)"},
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Size:
+    """One profile's sizes (`SIZES`): the fine-tuning recipe and points, the keep-rate schedule, the timing."""
+
+    finetune: TrainConfig                        # fine-tuning from the baseline, per (keep rate, fusion)
+    n_finetune: int | None                       # fine-tuning images (None: the baseline's whole training set)
+    finetune_points: tuple[tuple[float, bool], ...]  # (keep rate, fusion); the keep-1 control is added
+    schedule_start: float                        # keep-rate schedule (§4.1): fraction of steps at keep rate 1, ...
+    schedule_ramp: float                         # ... then cosine down to the target over this fraction
+    offshelf_keep_rates: tuple[float, ...] = (0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+    visual_images: int = 6                       # test images of the token visualisation
+    visual_keep_rate: float = 0.7                # fine-tuned (fused) model shown in the visualisation
+    throughput: ThroughputProtocol = ThroughputProtocol()
+    seeds: int = 1                               # fine-tuning seeds of `seeded_points`: seed, seed + 1, ...
+    seeded_points: tuple[tuple[float, bool | None], ...] = ((0.5, True), (0.5, False), (0.7, True), (1.0, None))
+
+
+SIZES = {
+    # Seconds: the ViT chapter's smoke model, fine-tuned on 384 images per point (whose normalisation
+    # statistics, those of the subset, differ slightly from the baseline's: smoke only), batch-32 timing.
+    "smoke": Size(finetune=TrainConfig(epochs=1, batch_size=64, lr=2e-4, warmup_epochs=0.1), n_finetune=384,
+                  finetune_points=((0.5, True), (0.7, True), (0.5, False)),
+                  schedule_start=0.0, schedule_ramp=0.5, seeds=2,
+                  throughput=ThroughputProtocol(batch_size=32, warmup=1, repeats=2, rounds=1)),
+    # ~50 min on 2 CPU cores: the ViT chapter's cpu model (6 layers, width 128, 8 heads, 64 tokens),
+    # one epoch of CIFAR-10 per point (2-5 min each, 8 points, then the 4 seeded points with 2 more
+    # seeds), the keep rate ramping down over its first half; evaluations ~15 s each; cost ~1-2 min.
+    "cpu": Size(finetune=TrainConfig(epochs=1, batch_size=128, lr=2e-4, warmup_epochs=0.1), n_finetune=None,
+                finetune_points=((0.5, True), (0.6, True), (0.7, True), (0.8, True), (0.9, True),
+                                 (0.5, False), (0.7, False)),
+                schedule_start=0.0, schedule_ramp=0.5, seeds=3),
+    # The official fine-tuning recipe (youweiliang/evit finetune.sh: --lr 2e-5 --weight-decay 1e-6
+    # --warmup-epochs 0 --shrink_start_epoch 0 --shrink_epochs 0 --epochs 30) on the ViT chapter's
+    # 12-layer gpu model: the target keep rate from the first step, cosine lr decay (to 0 here; the
+    # official schedule stops at --min-lr 2e-6), batch 512 (the official 8 x 256). Not yet run.
+    "gpu": Size(finetune=TrainConfig(epochs=30, batch_size=512, lr=2e-5, weight_decay=1e-6, warmup_epochs=0,
+                                     augment="randaugment"),
+                n_finetune=None,
+                finetune_points=tuple((k, fuse) for fuse in (True, False) for k in (0.5, 0.6, 0.7, 0.8, 0.9)),
+                schedule_start=0.0, schedule_ramp=0.0),
+}
+
+# Dry-run overrides (see common.dry_run_size): two fine-tuning points, with and without fusion.
+DRY_RUN = {"visual_images": 2, "finetune_points": ((0.7, True), (0.7, False))}

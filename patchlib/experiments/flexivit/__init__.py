@@ -1,0 +1,71 @@
+"""FlexiViT chapter: rebuild Figures 3 and 4 of Beyer et al. (CVPR 2023) on upsampled CIFAR-10.
+
+Pieces, each a cached record with its own configuration (so each can be recomputed alone with
+`force=("measure",)` and so on; `force=True` recomputes all of them):
+
+* `vit_small`, `vit_large`: standard ViTs trained at one patch size each (Fig. 3's ViT-B/16, B/30);
+* `flexi`: the same ViT trained as a FlexiViT, one patch size drawn uniformly per step (§3.2);
+* `distill` (when `distill_epochs` > 0): a FlexiViT initialised from `vit_small` and distilled
+  from it (§3.5);
+* `evaluate`: test accuracy of every model at every patch size (fixed models through PI-resize
+  of their kernel and bilinear resize of their position embeddings);
+* `measure`: throughput and GMACs per patch size (the architecture at a given size is the same
+  for every model, so it is measured once per size);
+* `figure4`: `vit_small` on test images upsampled by 1-4x, its kernel resampled by each method;
+* `frontier` (beyond the papers): the FlexiViT with EViT's token reorganisation switched on, at every
+  patch size x keep rate: accuracy, GMACs and measured throughput, for the Pareto frontier of the
+  two compute knobs together against each alone.
+
+Seeds: the roles in `seeded_roles` are trained again with further seeds (initialisation, data
+order, augmentation and the patch size drawn per step are seeded), so that the claims comparing
+FlexiViT with the fixed ViTs can weigh their differences against the seed-to-seed noise.
+
+Training checkpoints (under `checkpoints/`, not committed) hold the weights that `evaluate` and
+`figure4` need; forcing a training piece recomputes its record from a complete checkpoint
+(delete the checkpoint to retrain).
+
+Files: `config` (published values, sizes per profile), `pieces` (the models and the compute of
+each piece), `readers` (claims, tables and prose from the records).
+"""
+from __future__ import annotations
+
+from ...data.resize import upsample_splits
+from ..common import ChapterRun
+from .config import CIFAR_SIZES, DRY_RUN, FIXED, PAPER, SIZES, Size
+from .pieces import (TrainedModels, build_model, evaluate_models, figure4, frontier, frontier_model,
+                     measure_patch_sizes, own_patch, roles, run_key, train_config, trained_runs, upsampled_accuracy)
+from .readers import (claims, distillation_claims, frontier_claim, frontier_gains, knob_points, pareto, runs_of,
+                      seed_sd)
+
+CHAPTER = "flexivit"
+PIECES = (*FIXED, "flexi", "distill", "evaluate", "measure", "figure4", "frontier")
+
+__all__ = ["CHAPTER", "CIFAR_SIZES", "DRY_RUN", "FIXED", "PAPER", "PIECES", "SIZES", "Size", "TrainedModels",
+           "build_model", "claims", "context", "distillation_claims", "evaluate_models", "figure4", "frontier",
+           "frontier_claim", "frontier_gains", "frontier_model", "knob_points", "measure_patch_sizes", "own_patch",
+           "pareto", "roles", "run", "run_key", "runs_of", "seed_sd", "train_config", "trained_runs",
+           "upsampled_accuracy"]
+
+
+def context(profile: str = "smoke", **options) -> ChapterRun:
+    return ChapterRun.resolve(chapter=CHAPTER, sizes=SIZES, pieces=PIECES, profile=profile,
+                              prepare=lambda data, size: upsample_splits(data, size.image_size),
+                              dry_run_overrides=DRY_RUN, **options)
+
+
+def run(profile: str = "smoke", *, seed: int = 0, device="auto", data_root=None, results_dir=None,
+        force: bool | set[str] = False, progress: bool = True, dry_run: bool = False) -> dict:
+    """Train (or load) every model, then evaluate, measure and rebuild Fig. 4.
+
+    `force`: True recomputes every piece; a set of names from `PIECES` only those.
+    Returns {"train": {run key: record}, "evaluate", "measure", "figure4", "frontier": records,
+    "claims": [Claim]} (run keys: `run_key`).
+    """
+    ctx = context(profile, seed=seed, device=device, data_root=data_root, results_dir=results_dir, force=force,
+                  progress=progress, dry_run=dry_run)
+    models = TrainedModels(ctx)
+    records = {"train": {run_key(ctx, role, seed): models.record(role, seed) for role, seed in trained_runs(ctx)},
+               "evaluate": evaluate_models(ctx, models), "measure": measure_patch_sizes(ctx),
+               "figure4": figure4(ctx, models), "frontier": frontier(ctx, models)}
+    records["claims"] = ctx.write_claims(claims(records))
+    return records

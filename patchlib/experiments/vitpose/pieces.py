@@ -1,0 +1,223 @@
+"""The ViTPose chapter's compute pieces, in the order the chapter computes them (see the package
+docstring): the data and its difficulty, the backbone x decoder training runs of paper Table 2, the
+models' cost (Table 9) and the qualitative predictions. Each piece has its config builder beside
+its compute function."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+
+from ...measure import flops, measure_throughput, parameter_count
+from ...models import config_record, create_model
+from ...models.init_weights import _init_record, backbone_init, load_backbone_weights
+from ...pose.data import TopDownDataset, find_coco
+from ...pose.evaluate import evaluate_keypoints
+from ...pose.synthetic import describe, people_dataset
+from ...pose.train import evaluate_pose, predict, train_pose
+from ...results import file_digest
+from ..common import EMBEDDED_DATA_SEED, ChapterRun, check_checkpoint
+from .config import BACKBONES, COCO_MINI, DECODERS, Size
+
+# ---- data (how hard the pose data is: a baseline that ignores the image) ----
+
+@dataclass(frozen=True)
+class PoseData:
+    train: TopDownDataset
+    val: TopDownDataset
+    val_annotations: Path
+    identity: dict                        # the record's provenance of the data (no absolute paths)
+
+
+def annotation_files(ctx: ChapterRun) -> dict[str, tuple[Path, Path]]:
+    """{"train", "val"}: (annotations json, image folder) of the profile's data, generated (with
+    a progress bar) the first time for the synthetic profiles."""
+    size = ctx.size
+    if size.dataset == "coco":
+        return {"train": find_coco(ctx.data_root, "train2017"), "val": find_coco(ctx.data_root, "val2017")}
+    files = {}
+    for split, count in (("train", size.train_images), ("val", size.val_images)):
+        root = people_dataset(split, num_images=count, seed=EMBEDDED_DATA_SEED, progress=ctx.progress)
+        files[split] = (root / "annotations" / f"person_keypoints_{split}.json", root / split)
+    return files
+
+def load_pose_data(ctx: ChapterRun, *, seed: int | None = None) -> PoseData:
+    """The profile's pose data: training crops with the paper's augmentation (drawn from `seed`),
+    validation crops without."""
+    size = ctx.size
+    files = annotation_files(ctx)
+    cache = size.dataset != "coco"  # generated sets are small enough to keep decoded in memory
+    train = TopDownDataset(*files["train"], image_size=size.image_size, augment=size.augment,
+                           seed=ctx.seed if seed is None else seed, cache_images=cache)
+    val = TopDownDataset(*files["val"], image_size=size.image_size, cache_images=cache)
+    if size.max_people is not None:
+        train.persons, val.persons = train.persons[:size.max_people], val.persons[:size.max_people]
+    source = ("patchlib.pose.synthetic (procedural people, COCO keypoint format, generated from seed "
+              f"{EMBEDDED_DATA_SEED})" if size.dataset != "coco" else "COCO 2017 person keypoints from <data root>")
+    identity = {"name": size.dataset, "source": source,
+                "fingerprint": f"{file_digest(files['train'][0])}-{file_digest(files['val'][0])}",
+                "n_train": len(train), "n_test": len(val)}
+    return PoseData(train, val, files["val"][0], identity)
+
+
+def mean_pose_baseline(data: PoseData) -> dict:
+    """OKS AP/AR of predicting, in every validation box, the mean crop-coordinate pose of the
+    training people (each keypoint averaged where labelled): what a model that ignores the image gets."""
+    total, count = torch.zeros(17, 2), torch.zeros(17, 1)
+    for index, person in enumerate(data.train.persons):
+        matrix = data.train.crop_transform(index)  # the un-augmented crop
+        labelled = person.keypoints[:, 2:] > 0
+        xy = person.keypoints[:, :2].double() @ matrix[:, :2].T + matrix[:, 2]
+        total += (xy.float() * labelled)
+        count += labelled
+    mean_pose = total / count.clamp_min(1)
+    n = len(data.val)
+    results = data.val.to_results(list(range(n)), mean_pose.expand(n, 17, 2), torch.ones(n, 17))
+    return evaluate_keypoints(data.val_annotations, results)
+
+
+def _subset(size: Size) -> dict:
+    """The people limit as a config entry, only when there is one (so configs without it keep their hash)."""
+    return {} if size.max_people is None else {"max_people": size.max_people}
+
+
+def data_config(ctx: ChapterRun) -> dict:
+    size = ctx.size
+    return ctx.config(f"data-{ctx.profile}", dataset=size.dataset, train_images=size.train_images,
+                      val_images=size.val_images, image_size=list(size.image_size),
+                      **_subset(size)) | {"seed": EMBEDDED_DATA_SEED}
+
+
+def data_difficulty(ctx: ChapterRun) -> dict:
+    data = load_pose_data(ctx)
+    return {"train": describe(data.train.annotations), "val": describe(data.val_annotations),
+            "mean_pose_baseline": mean_pose_baseline(data), "data": data.identity}
+
+
+# ---- training (paper Table 2: each backbone with each decoder, several seeds) ----
+
+def build_model(ctx: ChapterRun, backbone: str, decoder: str, *, pretrained: bool = False):
+    """The profile's model; with `pretrained`, its backbone loaded as INIT_ENV asks (if it does;
+    `patchlib.models.init_weights`)."""
+    name, overrides = ctx.size.backbones[backbone]
+    model = create_model(name, **overrides, decoder=decoder)
+    source = backbone_init(backbone) if pretrained else None
+    if source is not None:
+        load_backbone_weights(model, backbone, source)
+    return model
+
+
+def train_config(ctx: ChapterRun, backbone: str, decoder: str, seed: int) -> dict:
+    size = ctx.size
+    name = size.backbones[backbone][0]
+    return ctx.config(f"train-{backbone}-{decoder}-s{seed}-{ctx.profile}", dataset=size.dataset,
+                      train_images=size.train_images, val_images=size.val_images, model=name,
+                      model_config=config_record(build_model(ctx, backbone, decoder).config), train=asdict(size.train),
+                      augment=asdict(size.augment), **_subset(size), **_init_record(backbone)) | {"seed": seed}
+
+
+def _train_one(ctx: ChapterRun, backbone: str, decoder: str, seed: int) -> dict:
+    config = train_config(ctx, backbone, decoder, seed)
+
+    def compute() -> dict:
+        data = load_pose_data(ctx, seed=seed)
+        torch.manual_seed(seed)
+        model = build_model(ctx, backbone, decoder, pretrained=True)
+        trained = train_pose(model, data.train, data.val, data.val_annotations, ctx.size.train, seed=seed,
+                             device=ctx.device, checkpoint=ctx.checkpoint(config), progress=ctx.progress)
+        shape = (3, *ctx.size.image_size)
+        return {"history": trained["history"], "final": trained["final"], "train_time_s": trained["train_time_s"],
+                "parameters": parameter_count(model), "cost": flops(model, shape), "data": data.identity}
+
+    return ctx.record("train", config, compute, uses_data=False)
+
+
+# ---- cost (paper Table 9: parameters, multiply-adds, throughput) ----
+
+def cost_models(ctx: ChapterRun) -> dict:
+    """{label: (model, image shape)}: the paper's backbones with both decoders at 256x192, and ours."""
+    models = {}
+    for label, (name, overrides) in ctx.size.cost_models.items():
+        for decoder in DECODERS:
+            models[f"{label} {decoder}"] = (create_model(name, **overrides, decoder=decoder), (3, 256, 192))
+    for backbone in BACKBONES:
+        for decoder in DECODERS:
+            models[f"ours: {backbone} {decoder}"] = (build_model(ctx, backbone, decoder), (3, *ctx.size.image_size))
+    return models
+
+
+def cost_config(ctx: ChapterRun) -> dict:
+    return ctx.config(f"cost-{ctx.profile}", device_type=ctx.device.type, protocol=ctx.size.cost_protocol.record(),
+                      models={label: config_record(model.config) for label, (model, _) in cost_models(ctx).items()})
+
+
+def measure_costs(ctx: ChapterRun) -> dict:
+    torch.manual_seed(ctx.seed)
+    models = cost_models(ctx)
+    rows = {label: {"parameters": parameter_count(model), "cost": flops(model, shape), "image_size": list(shape[1:])}
+            for label, (model, shape) in models.items()}
+    measured = measure_throughput({label: model for label, (model, _) in models.items()},
+                                  {label: shape for label, (_, shape) in models.items()}, ctx.size.cost_protocol,
+                                  device=ctx.device)
+    for label in rows:
+        rows[label]["throughput"] = measured["models"][label]
+    return {"models": rows, "protocol": measured["protocol"]}
+
+
+# ---- qualitative (predicted skeletons, held-out and out of domain) ----
+
+def qualitative_config(ctx: ChapterRun) -> dict:
+    """The same whether or not the coco-mini fixture is here (a stored record must load on any
+    machine); the record says whether it was found when it was computed."""
+    return ctx.config(f"qualitative-{ctx.profile}", images=ctx.size.qualitative_images,
+                      models={f"{b}-{d}": train_config(ctx, b, d, ctx.seed)["name"] for b in BACKBONES for d in DECODERS},
+                      coco_mini=f"{COCO_MINI} from the data root, when there")
+
+
+def _coco_mini(ctx: ChapterRun) -> Path | None:
+    """The real coco-mini-val2017 fixture in the data root, if it is there."""
+    from ...data.cifar import resolve_data_root
+
+    path = resolve_data_root(ctx.data_root) / COCO_MINI
+    return path if path.is_file() else None
+
+
+def trained_model(ctx: ChapterRun, backbone: str, decoder: str, seed: int):
+    """The trained model of a `train` record, from its checkpoint (in eval mode)."""
+    config = train_config(ctx, backbone, decoder, seed)
+    path = ctx.checkpoint(config)
+    state = check_checkpoint(path)
+    if state is None or state["epoch"] < ctx.size.train.epochs:
+        raise FileNotFoundError(f"no finished training checkpoint at {path} for {config['name']}: the qualitative "
+                                "figure needs the trained weights; recompute the training runs with force={'train', "
+                                "'qualitative'} (or delete the stored train record)")
+    model = build_model(ctx, backbone, decoder)
+    model.load_state_dict(state["model"])
+    return model.to(ctx.device).eval()
+
+
+def qualitative(ctx: ChapterRun) -> dict:
+    """Predicted keypoints (image coordinates, COCO results) of each first-seed model on the people
+    of the first held-out images, and of the ViT + classic model on the coco-mini fixture."""
+    data = load_pose_data(ctx)
+    shown_images = sorted({p.image_id for p in data.val.persons})[:ctx.size.qualitative_images]
+    shown = [i for i, p in enumerate(data.val.persons) if p.image_id in shown_images]
+    subset = torch.utils.data.Subset(data.val, shown)
+    subset.image_size = data.val.image_size
+    predictions = {}
+    for backbone in BACKBONES:
+        for decoder in DECODERS:
+            model = trained_model(ctx, backbone, decoder, ctx.seed)
+            indices, points, scores = predict(model, subset, device=ctx.device)
+            predictions[f"{backbone}-{decoder}"] = data.val.to_results([shown[i] for i in indices.tolist()], points,
+                                                                       scores)
+    result = {"images": shown_images, "predictions": predictions, "coco_mini": None, "data": data.identity}
+    fixture = _coco_mini(ctx)
+    if fixture is not None:
+        annotations, image_dir = find_coco(fixture.parent, "val2017")
+        coco = TopDownDataset(annotations, image_dir, image_size=ctx.size.image_size)
+        scores = evaluate_pose(trained_model(ctx, "vit", "classic", ctx.seed), coco, annotations, device=ctx.device)
+        result["coco_mini"] = {"predictions": scores.pop("results"), "scores": scores, "people": len(coco),
+                               "fixture": file_digest(fixture)}
+    return result
