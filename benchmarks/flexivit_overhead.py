@@ -28,7 +28,7 @@ def main() -> None:
 
     torch.manual_seed(0)
     size = chapter.SIZES[args.profile]
-    flexi = chapter.build_model(size, "flexi").eval()
+    flexi = chapter.build_role_model(size, "flexi").eval()
     patch, image = args.patch_size, size.image_size
     with torch.no_grad():
         kernel, pos_embed = flexi.resized_parameters(patch, (image // patch, image // patch))

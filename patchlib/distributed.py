@@ -10,7 +10,8 @@ The scheme, shared by `patchlib.train` and `patchlib.pose.train`:
   1-process run up to floating-point summation order (tested with gloo on CPU).
 - Randomness that must differ between ranks (augmentation, RandAugment, dropout) is drawn from
   per-rank seeds (`rank_seed`; rank 0 keeps the single-process seed); choices every replica must
-  share (FlexiViT's patch size per step) are broadcast from rank 0 (`same_on_all_ranks`).
+  share (FlexiViT's patch size per step) come from a stream seeded alike on every rank
+  (`patchlib.train.EpochStreams.shared`), so they agree without communication.
 - Only rank 0 writes checkpoints, results and claims; every rank reads them (resume works).
 - On CUDA, batch norm becomes SyncBatchNorm, so its statistics are the global batch's, as in a
   single-process run (SyncBatchNorm does not run on CPU: a CPU run keeps per-rank statistics).
@@ -72,16 +73,6 @@ def rank_seed(seed: int) -> int:
     """This rank's seed for randomness that must differ between ranks; rank 0 (and a single
     process) keeps `seed`, so a 1-process run is unchanged."""
     return seed + 1_000_003 * rank()
-
-
-def same_on_all_ranks(value: int) -> int:
-    """`value` as rank 0 chose it (a broadcast), for per-step choices every replica must share."""
-    if world_size() == 1:
-        return value
-    tensor = torch.tensor([value], dtype=torch.int64,
-                          device=torch.device("cuda") if dist.get_backend() == "nccl" else None)
-    dist.broadcast(tensor, src=0)
-    return int(tensor.item())
 
 
 def sum_over_ranks(*values: float) -> list[float]:

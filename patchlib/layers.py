@@ -9,6 +9,7 @@ LayerNorm2d, the 1x1-conv MLP) serve MobileViT's stages and stems.
 from __future__ import annotations
 
 import math
+import numbers
 from functools import lru_cache
 
 import torch
@@ -21,6 +22,26 @@ def to_2tuple(value: int | tuple[int, int]) -> tuple[int, int]:
     return (value, value) if isinstance(value, int) else tuple(value)
 
 
+def is_int(value) -> bool:
+    """Whether `value` is an integer (Python or numpy), not a bool."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def check_int(value, name: str, *, minimum: int = 1) -> int:
+    """`value` if it is an int >= `minimum` (not a bool, float or string), else a ValueError naming `name`."""
+    if not is_int(value) or value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
+    return value
+
+
+def check_size(value, name: str) -> tuple[int, int]:
+    """A size given as one int or (height, width), as two positive ints; else a ValueError naming `name`."""
+    pair = (value, value) if is_int(value) else value
+    if not isinstance(pair, (tuple, list)) or len(pair) != 2 or not all(is_int(v) and v >= 1 for v in pair):
+        raise ValueError(f"{name} must be a positive int or (height, width) of positive ints, got {value!r}")
+    return int(pair[0]), int(pair[1])
+
+
 class PatchEmbed(nn.Module):
     """Split an image into non-overlapping patches and project each one linearly (Eq. 1).
 
@@ -31,8 +52,8 @@ class PatchEmbed(nn.Module):
     def __init__(self, *, image_size: int | tuple[int, int], patch_size: int | tuple[int, int],
                  in_channels: int = 3, dim: int):
         super().__init__()
-        self.image_size = to_2tuple(image_size)
-        self.patch_size = to_2tuple(patch_size)
+        self.image_size = check_size(image_size, "image_size")
+        self.patch_size = check_size(patch_size, "patch_size")
         for size, patch in zip(self.image_size, self.patch_size):
             if size % patch != 0:
                 raise ValueError(f"image size {self.image_size} is not divisible by patch size {self.patch_size}")
@@ -84,6 +105,7 @@ class Attention(nn.Module):
 
     def __init__(self, dim: int, *, heads: int, qkv_bias: bool = True):
         super().__init__()
+        check_int(heads, "heads")
         if dim % heads != 0:
             raise ValueError(f"width {dim} is not divisible by {heads} heads")
         self.heads = heads

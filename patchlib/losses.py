@@ -2,7 +2,13 @@
 
 FlexiViT (Beyer et al., CVPR 2023) trains one model at a patch size drawn uniformly per step
 (§3.2, `random_patch_loss`), optionally distilling from a fixed-patch ViT teacher (§3.5,
-`distillation_loss`). Each factory returns `loss_fn(model, images, labels) -> (loss, logits)`.
+`distillation_loss`). Each factory returns `loss_fn(model, images, labels, generator) -> (loss, logits)`.
+
+The patch size is drawn from `generator`, never from Python's or torch's global random state: the
+training loop passes the epoch's shared stream (`patchlib.train.EpochStreams.shared`), seeded from
+the run's seed and the epoch, and the same on every rank of a multi-process run, so a resumed run
+draws the sizes an uninterrupted one draws, every replica takes the same size at every step, and
+nothing else that draws random numbers (augmentation, dropout) moves the sizes.
 """
 from __future__ import annotations
 
@@ -12,22 +18,18 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import distributed
 
-
-def _sample(patch_sizes: Sequence[int]) -> int:
-    """One size, uniformly, from the global torch RNG: `train()` reseeds it every epoch, so a
-    resumed run draws the same sizes as an uninterrupted one. In a multi-process run every rank
-    uses rank 0's draw (one patch size per optimisation step, as in a single process)."""
-    return int(patch_sizes[distributed.same_on_all_ranks(int(torch.randint(len(patch_sizes), (1,))))])
+def sample_patch_size(patch_sizes: Sequence[int], generator: torch.Generator) -> int:
+    """One of `patch_sizes`, uniformly, drawn from `generator`."""
+    return int(patch_sizes[int(torch.randint(len(patch_sizes), (1,), generator=generator))])
 
 
 def random_patch_loss(patch_sizes: Sequence[int], label_smoothing: float = 0.0):
     """Cross-entropy at a patch size drawn uniformly per step (§3.2: FlexiViT training)."""
     sizes = tuple(patch_sizes)
 
-    def loss_fn(model, images, labels):
-        logits = model(images, patch_size=_sample(sizes))
+    def loss_fn(model, images, labels, generator: torch.Generator):
+        logits = model(images, patch_size=sample_patch_size(sizes, generator))
         return F.cross_entropy(logits.float(), labels, label_smoothing=label_smoothing), logits
 
     return loss_fn
@@ -42,12 +44,12 @@ def distillation_loss(teacher: nn.Module, patch_sizes: Sequence[int], temperatur
     sizes = tuple(patch_sizes)
     teacher.eval().requires_grad_(False)
 
-    def loss_fn(model, images, labels):
+    def loss_fn(model, images, labels, generator: torch.Generator):
         if next(teacher.parameters()).device != images.device:
             teacher.to(images.device)
         with torch.no_grad():
             target = F.log_softmax(teacher(images).float() / temperature, dim=-1)
-        logits = model(images, patch_size=_sample(sizes))
+        logits = model(images, patch_size=sample_patch_size(sizes, generator))
         student = F.log_softmax(logits.float() / temperature, dim=-1)
         loss = F.kl_div(student, target, log_target=True, reduction="batchmean") * temperature ** 2
         return loss, logits

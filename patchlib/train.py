@@ -1,12 +1,22 @@
-"""One training loop for every chapter.
+"""One training loop for every chapter (`fit`), and its classification task (`train`).
 
-AdamW with linear warm-up and cosine decay (or a one-cycle schedule, as in the ConvMixer
-CIFAR-10 recipe), label smoothing, gradient clipping, bf16 autocast where it pays off, an
-evaluation and a checkpoint after every epoch, and exact resumption after an interruption.
+`fit` owns what every training run shares: the random streams, the optimiser (AdamW) with its
+parameter groups and schedule, gradient clipping, multi-process training, an evaluation and a
+checkpoint after every epoch (or at the task's cadence), exact resumption, the time estimate, the
+progress bar and the per-epoch history. A `Task` supplies the rest, as d2l's and Lightning's
+modules do: its data per epoch, `training_step(model, batch, streams) -> (loss, counts)`,
+`evaluate(model) -> metrics`, its learning-rate schedule and, optionally, a learning-rate scale per
+parameter. `ClassificationTask` (here: cross-entropy with label smoothing or a chapter's loss, the
+named augmentation, top-1 accuracy) and `patchlib.pose.train.PoseTask` (heatmap MSE, COCO OKS AP)
+are the two tasks; `train` and `patchlib.pose.train.train_pose` wrap them.
 
-Determinism: the data order and augmentation of epoch `e` are drawn from a generator seeded
-with (seed, e), so a run resumed from the checkpoint of epoch `e - 1` sees exactly the batches
-an uninterrupted run would have seen, and on CPU reaches bit-identical weights.
+Determinism: every random draw of epoch `e` comes from streams seeded with (seed, e)
+(`epoch_streams`), so a run resumed from the checkpoint of epoch `e - 1` draws exactly what an
+uninterrupted run would have drawn, and on CPU reaches bit-identical weights. The streams: the data
+order (the same on every rank), the augmentation (rank 0 draws from the order's generator, as a
+single process does; other ranks from their own), the choices every replica must share (FlexiViT's
+patch size per step: the same on every rank, apart from the order's), and torch's global RNG
+(RandAugment, dropout; per rank).
 
 Several processes (`torchrun --nproc_per_node=N`): each rank trains on its slice of every global
 batch, with DistributedDataParallel; see `patchlib.distributed` for what is shared and what not.
@@ -18,7 +28,7 @@ import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable, Iterable
 
 import torch
 import torch.nn.functional as F
@@ -96,23 +106,71 @@ def lr_factor(step: int, total_steps: int, warmup_steps: int, schedule: str) -> 
     return max(0.0, 0.05 * (total_steps - step) / max(1.0, total_steps - knot))
 
 
-@torch.no_grad()
-def evaluate(model: nn.Module, data: ImageData, *, mean, std, device: torch.device,
-             batch_size: int = 512, precision: str = "auto") -> dict:
-    """Top-1 accuracy (%) and mean cross-entropy on `data` (split over the ranks of a multi-process run)."""
-    model.eval()
-    loss_sum, correct = 0.0, 0
-    part = distributed.split_evenly(len(data))
-    for start in range(part.start, part.stop, batch_size):
-        stop = min(start + batch_size, part.stop)
-        images, labels = normalize(data.images[start:stop].to(device), mean, std), data.labels[start:stop].to(device)
-        with autocast(device, precision):
-            logits = model(images)
-        loss_sum += F.cross_entropy(logits.float(), labels, reduction="sum").item()
-        correct += (logits.argmax(dim=1) == labels).sum().item()
-    loss_sum, correct = distributed.sum_over_ranks(loss_sum, correct)
-    return {"loss": loss_sum / len(data), "acc": 100.0 * correct / len(data)}
+# ---- random streams: one scheme for every run ----
 
+EPOCH_SEED_STRIDE = 100_003  # epoch e of seed s draws from s * EPOCH_SEED_STRIDE + e (no two (s, e) collide for e < it)
+
+
+def epoch_seed(seed: int, epoch: int) -> int:
+    """The seed every random stream of `epoch` derives from."""
+    return seed * EPOCH_SEED_STRIDE + epoch
+
+
+@dataclass(frozen=True)
+class EpochStreams:
+    """The random streams of one epoch (see the module docstring); torch's global RNG is seeded too."""
+    order: torch.Generator      # the data order: the same on every rank
+    augment: torch.Generator    # augmentation: rank 0 shares `order` (as a single process does), other ranks their own
+    shared: torch.Generator     # per-step choices every replica shares (FlexiViT's patch size): the same on every rank
+
+
+def epoch_streams(seed: int, epoch: int) -> EpochStreams:
+    """Epoch `epoch`'s streams, from (seed, epoch) alone; seeds torch's global RNG (per rank).
+
+    The order is seeded with `epoch_seed`, the other ranks' augmentation and every rank's global
+    RNG with its `distributed.rank_seed`, and the shared stream with a number drawn from a fresh
+    generator of `epoch_seed`: a stream apart from the order's. (Not with `epoch_seed` plus a large
+    offset: torch's CPU generator keeps only the low 32 bits of a seed.)
+    """
+    base = epoch_seed(seed, epoch)
+    order = torch.Generator().manual_seed(base)
+    augment = order if distributed.is_main() else torch.Generator().manual_seed(distributed.rank_seed(base))
+    torch.manual_seed(distributed.rank_seed(base))  # for ops that use the global RNG (RandAugment, dropout)
+    shared_seed = int(torch.randint(2**62, (1,), generator=torch.Generator().manual_seed(base)))
+    return EpochStreams(order, augment, torch.Generator().manual_seed(shared_seed))
+
+
+# ---- the optimiser ----
+
+def decays(name: str, param: torch.Tensor) -> bool:
+    """The weight-decay rule: every weight matrix and kernel decays; biases, norms (1-d parameters),
+    position embeddings and class tokens do not."""
+    return param.ndim > 1 and not name.endswith(("pos_embed", "cls_token"))
+
+
+def parameter_groups(model: nn.Module, weight_decay: float,
+                     lr_scale: Callable[[str], float] | None = None) -> list[dict]:
+    """AdamW groups of `model`'s parameters by (`decays`, learning-rate scale), in order of first
+    appearance: weight decay `weight_decay` or 0, and "lr_scale" (`lr_scale(name)`, 1 without it:
+    the pose task's layer-wise decay) by which the schedule multiplies the group's learning rate."""
+    groups: dict[tuple[bool, float], list] = {}
+    for name, param in model.named_parameters():
+        groups.setdefault((decays(name, param), 1.0 if lr_scale is None else lr_scale(name)), []).append(param)
+    return [{"params": params, "weight_decay": weight_decay if decay else 0.0, "lr_scale": scale}
+            for (decay, scale), params in groups.items()]
+
+
+def optimisation_step(loss: torch.Tensor, model: nn.Module, optimizer, scheduler, grad_clip: float | None) -> None:
+    """Backward, gradient clipping (global norm), optimiser and schedule steps."""
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if grad_clip is not None:
+        nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+    optimizer.step()
+    scheduler.step()
+
+
+# ---- checkpoints ----
 
 def save_checkpoint(path: Path, state: dict) -> None:
     """Write a training checkpoint atomically (a temporary file, then a rename), from rank 0 only;
@@ -142,20 +200,23 @@ def resume(checkpoint: Path | None, config, model: nn.Module, optimizer, schedul
         raise ValueError(f"checkpoint {checkpoint} was written by a different training config; delete it to "
                          "train from scratch")
     model.load_state_dict(state["model"])
-    optimizer.load_state_dict(state["optimizer"])
+    optimizer.load_state_dict(_in_group_order(state["optimizer"], optimizer))
     scheduler.load_state_dict(state["scheduler"])
     return state["history"], state["epoch"], state["train_time_s"]
 
 
-def optimisation_step(loss: torch.Tensor, model: nn.Module, optimizer, scheduler, grad_clip: float | None) -> None:
-    """Backward, gradient clipping (global norm), optimiser and schedule steps."""
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    if grad_clip is not None:
-        nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
-    optimizer.step()
-    scheduler.step()
+def _in_group_order(saved: dict, optimizer) -> dict:
+    """`saved` (an optimiser state) with its groups in `optimizer`'s order. Checkpoints of the
+    classification loop written before `parameter_groups` (issue 21) list the decayed group first;
+    a group is recognised by its weight decay and size (its parameters keep their order within it)."""
+    wanted = [(group["weight_decay"], len(group["params"])) for group in optimizer.param_groups]
+    found = [(group["weight_decay"], len(group["params"])) for group in saved["param_groups"]]
+    if found == wanted or sorted(found) != sorted(wanted) or len(set(wanted)) < len(wanted):
+        return saved  # the same order, or not a reordering (load_state_dict names the mismatch), or ambiguous
+    return saved | {"param_groups": [saved["param_groups"][found.index(k)] for k in wanted]}
 
+
+# ---- the loop ----
 
 class TimeEstimate:
     """Prints once how long this call's training will take on this device, from the time of its
@@ -185,87 +246,204 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 60:.0f} min" if seconds < 2 * 3600 else f"{seconds / 3600:.1f} h"
 
 
-def train(model: nn.Module, data: DataSplits, config: TrainConfig, *, seed: int,
-          device: str | torch.device | None = None, checkpoint: str | Path | None = None,
-          progress: bool = True, loss_fn: Callable | None = None,
-          stop_after_epochs: int | None = None, step_hook: Callable[[int, int], None] | None = None) -> dict:
-    """Train `model` on `data.train`, evaluating on `data.test` after every epoch.
+class Task:
+    """What `fit` trains a model to do. A task sets `config` (a frozen dataclass with at least
+    epochs, lr, weight_decay and grad_clip; checkpoints record it whole) and `steps_per_epoch`, and
+    implements `batches`, `training_step`, `schedule` and `evaluate`; the rest has defaults."""
+    config: Any
+    steps_per_epoch: int
+    eval_every: int = 1  # epochs between evaluations (the last epoch is always evaluated)
 
-    `checkpoint`: a file written after every epoch; if it exists when training starts, the
-    run resumes from it. `loss_fn(model, images, labels) -> (loss, logits)` replaces the
-    default cross-entropy step (e.g. for distillation). `stop_after_epochs` ends the call
-    early, as an interruption would (used by the resume test). `step_hook(step, total_steps)` is
-    called at the start of every optimisation step, before its forward pass, with the global step
-    (0-based, counted over all epochs, so a resumed run sees the same steps) and the total; EViT
-    uses it for its keep-rate schedule.
-    Returns {"history": [per-epoch metrics], "final": last test metrics, "mean"/"std": the
-    normalisation used, "train_time_s": seconds spent training in this and earlier calls}.
+    def batches(self, epoch: int, streams: EpochStreams) -> Iterable:
+        """This rank's batches of `epoch` (its slice of each global batch), in the order of `streams.order`."""
+        raise NotImplementedError
+
+    def training_step(self, model: nn.Module, batch, streams: EpochStreams) -> tuple[torch.Tensor, dict]:
+        """(the mean loss over this rank's part of the batch, counts to add up over the epoch:
+        "seen", the number of examples, and any others `train_metrics` reads)."""
+        raise NotImplementedError
+
+    def schedule(self, step: int, total_steps: int) -> float:
+        """Multiplier of the peak learning rate at `step` (0-based, counted over all epochs)."""
+        raise NotImplementedError
+
+    def evaluate(self, model: nn.Module) -> dict:
+        """Metrics of the (unwrapped) model, for the history."""
+        raise NotImplementedError
+
+    def lr_scales(self, model: nn.Module) -> Callable[[str], float] | None:
+        """A learning-rate multiplier per parameter name (layer-wise decay), or None: 1 for all."""
+        return None
+
+    def train_metrics(self, sums: dict) -> dict:
+        """Training metrics of an epoch from the summed counts (train loss aside, which `fit` computes)."""
+        return {}
+
+    def summary(self, entry: dict) -> str:
+        """An epoch's history entry in a few words, for the progress output."""
+        return f"train loss {entry['train_loss']:.3g}"
+
+
+def fit(model: nn.Module, task: Task, *, seed: int, device: str | torch.device | None = None,
+        checkpoint: str | Path | None = None, progress: bool = True, stop_after_epochs: int | None = None,
+        step_hook: Callable[[int, int], None] | None = None) -> dict:
+    """Train `model` on `task` for `task.config.epochs` epochs (see the module docstring).
+
+    `checkpoint`: a file written after every epoch; if it exists when training starts, the run
+    resumes from it (it must have been written with the same config). `stop_after_epochs` ends the
+    call early, as an interruption would. `step_hook(step, total_steps)` is called at the start of
+    every optimisation step, before its batch is trained on, with the global step (0-based, counted
+    over all epochs, so a resumed run sees the same steps) and the total.
+    Returns {"history": [per-epoch metrics: epoch, train_loss, the task's train metrics and, where
+    evaluated, its evaluation, lr_end, train_images_per_s], "train_time_s": seconds spent training
+    in this and earlier calls, "completed": whether every epoch is trained}.
     """
     device = resolve_device(device)
     model.to(device)
-    mean, std = channel_stats(data.train.images)
-    steps_per_epoch = len(data.train) // config.batch_size  # drop_last: every step has a full batch
-    if steps_per_epoch == 0:
-        raise ValueError(f"batch size {config.batch_size} exceeds the {len(data.train)} training images")
+    config, steps_per_epoch = task.config, task.steps_per_epoch
     total_steps = steps_per_epoch * config.epochs
-    warmup_steps = round(config.warmup_epochs * steps_per_epoch)
-    my_part = distributed.shard(config.batch_size)  # the whole batch in a single process
-
-    decay, no_decay = [], []
-    for name, param in model.named_parameters():
-        (no_decay if param.ndim <= 1 or name.endswith(("pos_embed", "cls_token")) else decay).append(param)
-    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": config.weight_decay},
-                                   {"params": no_decay, "weight_decay": 0.0}], lr=config.lr)
+    groups = parameter_groups(model, config.weight_decay, task.lr_scales(model))
+    optimizer = torch.optim.AdamW(groups, lr=config.lr)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: lr_factor(step, total_steps, warmup_steps, config.schedule))
+        optimizer, [lambda step, s=group["lr_scale"]: s * task.schedule(step, total_steps) for group in groups])
     checkpoint = Path(checkpoint) if checkpoint is not None else None
     history, start_epoch, train_time = resume(checkpoint, config, model, optimizer, scheduler, device)
     trained = distributed.wrap(model, device)
 
     progress = progress and distributed.is_main()
-    criterion = loss_fn or (lambda m, x, y: _cross_entropy_step(m, x, y, config.label_smoothing))
     end_epoch = config.epochs if stop_after_epochs is None else min(config.epochs, start_epoch + stop_after_epochs)
     estimate = TimeEstimate(end_epoch - start_epoch, steps_per_epoch, enabled=progress)
     for epoch in range(start_epoch, end_epoch):
-        epoch_seed = seed * 100_003 + epoch
-        generator = torch.Generator().manual_seed(epoch_seed)  # the data order: the same on every rank
-        # augmentation: rank 0 draws from the order's generator, as a single process does; other ranks their own
-        augment_generator = generator if distributed.is_main() else torch.Generator().manual_seed(
-            distributed.rank_seed(epoch_seed))
-        torch.manual_seed(distributed.rank_seed(epoch_seed))  # for ops that use the global RNG (RandAugment)
+        streams = epoch_streams(seed, epoch)
         trained.train()
-        tic, loss_sum, correct, seen = time.perf_counter(), 0.0, 0, 0
-        batches = iterate_batches(data.train, config.batch_size, shuffle=True, generator=generator, drop_last=True)
-        bar = tqdm(batches, total=steps_per_epoch, desc=f"epoch {epoch + 1}/{config.epochs}",
+        tic, sums = time.perf_counter(), {"loss": 0.0}
+        bar = tqdm(task.batches(epoch, streams), total=steps_per_epoch, desc=f"epoch {epoch + 1}/{config.epochs}",
                    disable=not progress, leave=False)
-        for batch_index, (images, labels) in enumerate(bar):
+        for batch_index, batch in enumerate(bar):
             if step_hook is not None:
                 step_hook(epoch * steps_per_epoch + batch_index, total_steps)
-            images = _augment(images[my_part], config.augment, augment_generator)
-            images, labels = normalize(images.to(device), mean, std), labels[my_part].to(device)
-            with autocast(device, config.precision):
-                loss, logits = criterion(trained, images, labels)
+            loss, counts = task.training_step(trained, batch, streams)
             optimisation_step(loss, trained, optimizer, scheduler, config.grad_clip)
-            loss_sum += loss.item() * len(labels)
-            correct += (logits.argmax(dim=1) == labels).sum().item()
-            seen += len(labels)
-            bar.set_postfix(loss=f"{loss_sum / seen:.3f}", acc=f"{100 * correct / seen:.1f}")
+            sums["loss"] += loss.item() * counts["seen"]
+            for name, count in counts.items():
+                sums[name] = sums.get(name, 0) + count
+            bar.set_postfix(loss=f"{sums['loss'] / sums['seen']:.3g}",
+                            **{name: f"{value:.3g}" for name, value in task.train_metrics(sums).items()})
             estimate.step_done()
-        loss_sum, correct, seen = distributed.sum_over_ranks(loss_sum, correct, seen)
+        sums = dict(zip(sums, distributed.sum_over_ranks(*sums.values())))
         epoch_time = time.perf_counter() - tic
         train_time += epoch_time
-        test = evaluate(model, data.test, mean=mean, std=std, device=device,
-                        batch_size=config.eval_batch_size, precision=config.precision)
-        history.append({"epoch": epoch + 1, "train_loss": loss_sum / seen, "train_acc": 100 * correct / seen,
-                        "test_loss": test["loss"], "test_acc": test["acc"],
-                        "lr_end": scheduler.get_last_lr()[0], "train_images_per_s": seen / epoch_time})
+        evaluated = (epoch + 1) % task.eval_every == 0 or epoch + 1 == config.epochs
+        entry = {"epoch": epoch + 1, "train_loss": sums["loss"] / sums["seen"], **task.train_metrics(sums),
+                 **(task.evaluate(model) if evaluated else {}),
+                 # the learning rate of the unscaled groups (lr_scale 1; layer-wise decay scales below it)
+                 "lr_end": max(scheduler.get_last_lr()), "train_images_per_s": sums["seen"] / epoch_time}
+        history.append(entry)
         if progress:
-            tqdm.write(f"epoch {epoch + 1}/{config.epochs}: train loss {loss_sum / seen:.3f}, "
-                       f"test acc {test['acc']:.2f}% ({seen / epoch_time:.0f} img/s)")
+            tqdm.write(f"epoch {epoch + 1}/{config.epochs}: {task.summary(entry)} "
+                       f"({entry['train_images_per_s']:.0f} img/s)")
         if checkpoint is not None:
             save_checkpoint(checkpoint, checkpoint_state(config, model, optimizer, scheduler, history, train_time))
+    return {"history": history, "train_time_s": train_time, "completed": len(history) == config.epochs}
+
+
+# ---- classification ----
+
+@torch.no_grad()
+def evaluate(model: nn.Module, data: ImageData, *, mean, std, device: torch.device,
+             batch_size: int = 512, precision: str = "auto") -> dict:
+    """Top-1 accuracy (%) and mean cross-entropy on `data` (split over the ranks of a multi-process run)."""
+    model.eval()
+    loss_sum, correct = 0.0, 0
+    part = distributed.split_evenly(len(data))
+    for start in range(part.start, part.stop, batch_size):
+        stop = min(start + batch_size, part.stop)
+        images, labels = normalize(data.images[start:stop].to(device), mean, std), data.labels[start:stop].to(device)
+        with autocast(device, precision):
+            logits = model(images)
+        loss_sum += F.cross_entropy(logits.float(), labels, reduction="sum").item()
+        correct += (logits.argmax(dim=1) == labels).sum().item()
+    loss_sum, correct = distributed.sum_over_ranks(loss_sum, correct)
+    return {"loss": loss_sum / len(data), "acc": 100.0 * correct / len(data)}
+
+
+def cross_entropy_loss(label_smoothing: float = 0.0):
+    """The default objective: `loss_fn(model, images, labels, generator) -> (loss, logits)`, the
+    cross-entropy of the model's logits (no random choice: `generator` is not used)."""
+    def loss_fn(model, images, labels, generator):
+        logits = model(images)
+        return F.cross_entropy(logits.float(), labels, label_smoothing=label_smoothing), logits
+
+    return loss_fn
+
+
+class ClassificationTask(Task):
+    """Image classification: the named augmentation of `data.train`'s images (normalised with their
+    channel statistics), `loss_fn(model, images, labels, generator) -> (loss, logits)` under the
+    config's precision (cross-entropy with label smoothing by default; FlexiViT's objectives in
+    `patchlib.losses` draw from `generator`, the epoch's shared stream), and top-1 accuracy and
+    loss on `data.test` after every epoch."""
+
+    def __init__(self, data: DataSplits, config: TrainConfig, *, device: torch.device, loss_fn: Callable | None = None):
+        self.data, self.config, self.device = data, config, device
+        self.mean, self.std = channel_stats(data.train.images)
+        self.steps_per_epoch = len(data.train) // config.batch_size  # drop_last: every step has a full batch
+        if self.steps_per_epoch == 0:
+            raise ValueError(f"batch size {config.batch_size} exceeds the {len(data.train)} training images")
+        self.warmup_steps = round(config.warmup_epochs * self.steps_per_epoch)
+        self.loss_fn = loss_fn or cross_entropy_loss(config.label_smoothing)
+        self.my_part = distributed.shard(config.batch_size)  # the whole batch in a single process
+
+    def batches(self, epoch: int, streams: EpochStreams):
+        for images, labels in iterate_batches(self.data.train, self.config.batch_size, shuffle=True,
+                                              generator=streams.order, drop_last=True):
+            yield images[self.my_part], labels[self.my_part]
+
+    def training_step(self, model, batch, streams):
+        images, labels = batch
+        images = _augment(images, self.config.augment, streams.augment)
+        images, labels = normalize(images.to(self.device), self.mean, self.std), labels.to(self.device)
+        with autocast(self.device, self.config.precision):
+            loss, logits = self.loss_fn(model, images, labels, streams.shared)
+        return loss, {"correct": (logits.argmax(dim=1) == labels).sum().item(), "seen": len(labels)}
+
+    def schedule(self, step: int, total_steps: int) -> float:
+        return lr_factor(step, total_steps, self.warmup_steps, self.config.schedule)
+
+    def evaluate(self, model):
+        test = evaluate(model, self.data.test, mean=self.mean, std=self.std, device=self.device,
+                        batch_size=self.config.eval_batch_size, precision=self.config.precision)
+        return {"test_loss": test["loss"], "test_acc": test["acc"]}
+
+    def train_metrics(self, sums):
+        return {"train_acc": 100 * sums["correct"] / sums["seen"]}
+
+    def summary(self, entry):
+        return f"train loss {entry['train_loss']:.3f}, test acc {entry['test_acc']:.2f}%"
+
+
+def train(model: nn.Module, data: DataSplits, config: TrainConfig, *, seed: int,
+          device: str | torch.device | None = None, checkpoint: str | Path | None = None,
+          progress: bool = True, loss_fn: Callable | None = None,
+          stop_after_epochs: int | None = None, step_hook: Callable[[int, int], None] | None = None) -> dict:
+    """Train `model` on `data.train`, evaluating on `data.test` after every epoch (`ClassificationTask`, `fit`).
+
+    `checkpoint`: a file written after every epoch; if it exists when training starts, the run
+    resumes from it. `loss_fn(model, images, labels, generator) -> (loss, logits)` replaces the
+    default cross-entropy step (e.g. for distillation; `patchlib.losses`). `stop_after_epochs` ends
+    the call early, as an interruption would (used by the resume test). `step_hook(step, total_steps)`
+    is called at the start of every optimisation step, before its forward pass (EViT's keep-rate
+    schedule; see `fit`).
+    Returns {"history": [per-epoch metrics], "final": last test metrics, "mean"/"std": the
+    normalisation used, "train_time_s": seconds spent training in this and earlier calls, "completed"}.
+    """
+    device = resolve_device(device)
+    task = ClassificationTask(data, config, device=device, loss_fn=loss_fn)
+    run = fit(model, task, seed=seed, device=device, checkpoint=checkpoint, progress=progress,
+              stop_after_epochs=stop_after_epochs, step_hook=step_hook)
+    history = run["history"]
     return {"history": history, "final": {k: history[-1][k] for k in ("test_loss", "test_acc")} if history else None,
-            "mean": mean, "std": std, "train_time_s": train_time, "completed": len(history) == config.epochs}
+            "mean": task.mean, "std": task.std, "train_time_s": run["train_time_s"], "completed": run["completed"]}
 
 
 def _augment(images: torch.Tensor, augment: str, generator: torch.Generator) -> torch.Tensor:
@@ -277,8 +455,3 @@ def _augment(images: torch.Tensor, augment: str, generator: torch.Generator) -> 
     if augment == "flip_randaugment_m12":  # a zero-padding crop is a flip only
         images = rand_augment(random_crop_flip(images, padding=0, generator=generator), num_ops=2, magnitude=12)
     return images
-
-
-def _cross_entropy_step(model, images, labels, label_smoothing):
-    logits = model(images)
-    return F.cross_entropy(logits.float(), labels, label_smoothing=label_smoothing), logits

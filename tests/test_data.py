@@ -5,6 +5,7 @@ nothing here touches the network, the user's cache or a real data root.
 """
 from __future__ import annotations
 
+import errno
 import io
 import pickle
 import shutil
@@ -20,7 +21,7 @@ from PIL import Image
 from patchlib.data import (CIFAR10_CLASSES, CIFAR10_MEAN, CIFAR10_STD, SHAPES10_CLASSES, DataNotFoundError,
                            ImageData, iterate_batches, load_dataset, make_shapes10, normalize, rand_augment,
                            random_crop_flip)
-from patchlib.data import cifar
+from patchlib.data import cache, cifar
 
 TRAIN_PER_CLASS, TEST_PER_CLASS = 3, 1
 
@@ -241,6 +242,27 @@ def test_cifar10_corrupt_cache_is_rebuilt(tmp_path, pixels):
         splits = load_dataset("cifar10", data_root=tmp_path)
     assert torch.equal(splits.train.images, pixels["train"][0])
     assert torch.load(cache_file, weights_only=True)["train"]["fingerprint"] == splits.train.fingerprint
+
+
+@pytest.mark.parametrize("error", [RuntimeError("[enforce fail at inline_container.cc:626] . PytorchStreamWriter "
+                                                   "failed writing file data/0: file write failed (No space left on "
+                                                   "device)"),
+                                      OSError(errno.ENOSPC, "No space left on device")],
+                         ids=["RuntimeError", "ENOSPC"])
+def test_cifar10_full_cache_disk_warns_and_returns_the_decoded_data(tmp_path, pixels, monkeypatch, error):
+    """torch.save raises RuntimeError (its zip writer) or OSError on a full disk: the data is still
+    returned, with a warning naming the cache file and the fix, and no temporary file is left."""
+    write_pickle_folder(tmp_path, pixels)
+
+    def full_disk(obj, path, *args, **kwargs):
+        Path(path).write_bytes(b"half a file")
+        raise error
+    monkeypatch.setattr(cache.torch, "save", full_disk)
+    with pytest.warns(UserWarning, match=r"(?s)could not write data cache .*cifar10-.*\.pt.*PATCHLIB_CACHE") as caught:
+        splits = load_dataset("cifar10", data_root=tmp_path)
+    assert type(error).__name__ in str(caught[0].message) and "not cached" in str(caught[0].message)
+    assert torch.equal(splits.train.images, pixels["train"][0]) and torch.equal(splits.test.labels, pixels["test"][1])
+    assert not list((tmp_path / "cache").glob("*"))
 
 
 def test_cifar10_missing_data_names_every_path_looked_at(tmp_path):

@@ -46,8 +46,9 @@ def assert_same_run(two: dict, one: dict, atol: float = 1e-4) -> None:
 
 @pytest.mark.parametrize("case", ["vit", "flexivit"])
 def test_two_processes_train_like_one(case, tmp_path):
-    """The same weights and metrics as one process; FlexiViT's patch size per step is rank 0's on
-    both ranks (without that, rank 1 draws its own sizes and the weights differ)."""
+    """The same weights and metrics as one process; FlexiViT's patch size per step is the same on
+    both ranks (drawn from the shared stream, seeded alike on every rank; were it drawn per rank,
+    rank 1 would take other sizes and the weights would differ)."""
     ranks = torchrun(case, tmp_path / case)
     assert [r["world"] for r in ranks] == [2, 2]
     assert_same_run(ranks[0], worker.run(case))
@@ -102,6 +103,6 @@ def test_the_readme_command_computes_a_chapter_under_torchrun(tmp_path):
 def test_helpers_are_the_identity_in_one_process():
     assert (distributed.rank(), distributed.world_size(), distributed.is_main()) == (0, 1, True)
     assert distributed.shard(12) == slice(0, 12) and distributed.split_evenly(5) == slice(0, 5)
-    assert distributed.same_on_all_ranks(3) == 3 and distributed.sum_over_ranks(1.5, 2) == [1.5, 2]
+    assert distributed.sum_over_ranks(1.5, 2) == [1.5, 2]
     model = torch.nn.Linear(2, 2)
     assert distributed.wrap(model, torch.device("cpu")) is model

@@ -52,7 +52,7 @@ def test_a_dry_run_trains_the_full_size_models_briefly():
     from patchlib.experiments import vit, vitpose
 
     real, dry = vit.context("gpu"), vit.context("gpu", dry_run=True)
-    assert vit.build_model(dry.size).config == vit.build_model(real.size).config  # the same model
+    assert vit.build_classifier(dry.size).config == vit.build_classifier(real.size).config  # the same model
     assert dry.size.train.epochs == 1 and dry.size.n_train == common.DRY_RUN_IMAGES
     assert real.size.train.epochs == 200 and real.size.n_train is None
     assert vitpose.context("gpu", dry_run=True).size.backbones == vitpose.SIZES["gpu"].backbones

@@ -194,6 +194,27 @@ def test_config_validation_and_plain_config_record():
     assert config_record(evit_config)["evit"] == {"keep_rate": 0.7, "layers": [0, 1], "fuse_inattentive": True}
 
 
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(layers=(1.7,)), r"EViTConfig\.layers .*1\.7"), (dict(layers=(1.0,)), r"EViTConfig\.layers"),
+    (dict(layers=("1",)), r"EViTConfig\.layers"), (dict(layers=(True,)), r"EViTConfig\.layers"),
+    (dict(layers=(-1,)), r"EViTConfig\.layers"), (dict(layers=(3, 1)), r"EViTConfig\.layers"),
+    (dict(layers=(1, 1)), r"EViTConfig\.layers"), (dict(layers=3), r"EViTConfig\.layers"),
+    (dict(keep_rate=1.5), "keep_rate"), (dict(keep_rate=-0.5), "keep_rate"),
+    (dict(keep_rate=float("nan")), "keep_rate"), (dict(keep_rate=True), "keep_rate"), (dict(fuse_inattentive="no"), r"EViTConfig\.fuse_inattentive"),
+])
+def test_evit_config_rejects_what_is_not_a_layer_or_a_rate(kwargs, match):
+    """layers=(1.7,) used to become layer 1 silently."""
+    with pytest.raises(ValueError, match=match):
+        EViTConfig(**kwargs)
+
+
+def test_evit_config_keeps_accepting_lists_and_numpy_ints():
+    import numpy as np
+
+    assert EViTConfig(keep_rate=1, layers=[np.int64(0), 2]).layers == (0, 2)
+    assert EViTConfig(keep_rate=0.5, layers=()).keep_rate == 0.5
+
+
 def test_keep_rate_schedule():
     total, target = 100, 0.7
     values = [keep_rate_schedule(s, total, target, start=0.1, ramp=0.5) for s in range(total)]

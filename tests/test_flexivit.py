@@ -1,5 +1,6 @@
 """FlexiViT: PI-resize against its defining invariant and timm, the model against a plain ViT."""
 import itertools
+import random
 import re
 
 import pytest
@@ -251,18 +252,21 @@ def test_init_from_vit_reproduces_the_teacher():
 def test_loss_factories_give_finite_losses_and_gradients_reach_the_base_kernel():
     model = micro().train()
     images, labels = torch.randn(8, 3, 48, 48), torch.randint(0, 10, (8,))
-    torch.manual_seed(0)
+    generator = torch.Generator().manual_seed(0)
     for loss_fn in (random_patch_loss((6, 24), label_smoothing=0.1),
                     distillation_loss(micro(patch_sizes=(12,)), (6, 8, 16), temperature=2.0)):
         model.zero_grad()
-        loss, logits = loss_fn(model, images, labels)
+        loss, logits = loss_fn(model, images, labels, generator)
         assert logits.shape == (8, 10) and torch.isfinite(loss)
         loss.backward()
         assert model.patch_embed.proj.weight.grad.abs().sum() > 0
         assert model.pos_embed.grad.abs().sum() > 0
 
 
-def test_random_patch_sizes_follow_the_global_rng():
+def test_random_patch_sizes_come_from_the_generator_alone():
+    """The sizes follow the generator they are given: the same seed, the same sizes, whatever
+    Python's or torch's global random state does in between (the training loop's streams and
+    their independence from the global RNG: tests/test_engine.py)."""
     seen = []
 
     class Recorder(torch.nn.Module):
@@ -272,13 +276,16 @@ def test_random_patch_sizes_follow_the_global_rng():
 
     loss_fn = random_patch_loss((6, 8, 12, 16, 24))
     images, labels = torch.zeros(2, 3, 48, 48), torch.zeros(2, dtype=torch.long)
-    torch.manual_seed(5)
+    generator = torch.Generator().manual_seed(5)
     for _ in range(40):
-        loss_fn(Recorder(), images, labels)
+        loss_fn(Recorder(), images, labels, generator)
     first, seen[:] = list(seen), []
-    torch.manual_seed(5)
-    for _ in range(40):
-        loss_fn(Recorder(), images, labels)
+    generator = torch.Generator().manual_seed(5)
+    for step in range(40):
+        torch.manual_seed(step)
+        random.seed(step)
+        torch.rand(3)
+        loss_fn(Recorder(), images, labels, generator)
     assert seen == first and set(first) == {6, 8, 12, 16, 24}
 
 
@@ -286,7 +293,8 @@ def test_distillation_loss_is_zero_when_student_equals_teacher():
     teacher = micro(patch_sizes=(12,))
     student = micro(patch_sizes=(12,))
     student.load_state_dict(teacher.state_dict())
-    loss, _ = distillation_loss(teacher, (12,))(student.eval(), torch.randn(4, 3, 48, 48), torch.zeros(4, dtype=torch.long))
+    loss, _ = distillation_loss(teacher, (12,))(student.eval(), torch.randn(4, 3, 48, 48), torch.zeros(4, dtype=torch.long),
+                                                torch.Generator())
     assert abs(loss.item()) < 1e-6
 
 

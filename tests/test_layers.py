@@ -22,6 +22,21 @@ def test_patch_embed_rejects_sizes_that_do_not_divide():
         PatchEmbed(image_size=32, patch_size=4, dim=8)(torch.zeros(1, 3, 16, 16))
 
 
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(image_size=32, patch_size=0), "patch_size"), (dict(image_size=32, patch_size=(4, 0)), "patch_size"),
+    (dict(image_size=0, patch_size=4), "image_size"), (dict(image_size=32, patch_size=4.0), "patch_size"),
+])
+def test_patch_embed_rejects_sizes_that_are_not_positive_ints(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        PatchEmbed(**kwargs, dim=8)
+
+
+def test_attention_rejects_heads_that_are_not_positive_ints():
+    for heads in (0, -2, 2.0):
+        with pytest.raises(ValueError, match="heads"):
+            Attention(32, heads=heads)
+
+
 def test_attention_fused_and_explicit_paths_agree():
     torch.manual_seed(0)
     attention = Attention(32, heads=4)

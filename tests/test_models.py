@@ -20,6 +20,42 @@ def test_unknown_model_and_bad_override_fail_clearly():
         patchlib.create_model("vit_micro", widht=3)
 
 
+@pytest.mark.parametrize("field, value, match", [
+    ("patch_size", 0, r"ViTConfig\.patch_size .*got 0"), ("patch_size", -4, r"ViTConfig\.patch_size"),
+    ("patch_size", 4.0, r"ViTConfig\.patch_size"), ("patch_size", (4, 0), r"ViTConfig\.patch_size"),
+    ("patch_size", True, r"ViTConfig\.patch_size"), ("image_size", 0, r"ViTConfig\.image_size"),
+    ("image_size", "32", r"ViTConfig\.image_size"), ("image_size", (32, 32, 3), r"ViTConfig\.image_size"),
+    ("image_size", 30, r"ViTConfig\.image_size 30 is not divisible by patch_size 4"),
+    ("dim", 0, r"ViTConfig\.dim"), ("dim", 64.0, r"ViTConfig\.dim"),
+    ("dim", 66, r"ViTConfig\.dim 66 is not divisible by heads=4"), ("heads", 0, r"ViTConfig\.heads"),
+    ("heads", -2, r"ViTConfig\.heads"), ("depth", 0, r"ViTConfig\.depth"), ("depth", 2.5, r"ViTConfig\.depth"),
+    ("in_channels", 0, r"ViTConfig\.in_channels"), ("num_classes", -1, r"ViTConfig\.num_classes"),
+    ("mlp_ratio", 0, r"ViTConfig\.mlp_ratio"), ("mlp_ratio", float("nan"), r"ViTConfig\.mlp_ratio"),
+    ("mlp_ratio", "4", r"ViTConfig\.mlp_ratio"),
+])
+def test_vit_config_sizes_are_validated_naming_the_field(field, value, match):
+    """patch_size=0 used to raise ZeroDivisionError in PatchEmbed; every size now fails in the config."""
+    overrides = {"heads": 4} if field == "dim" else {}
+    with pytest.raises(ValueError, match=match):
+        patchlib.create_model("vit_micro", **overrides, **{field: value})
+
+
+def test_vit_config_accepts_what_the_book_builds():
+    assert patchlib.create_model("vit_micro", image_size=(48, 32), patch_size=16, num_classes=0).grid_size == (3, 2)
+    assert patchlib.create_model("vit_micro", image_size=[32, 32], mlp_ratio=2).config.image_size == [32, 32]
+    assert patchlib.create_model("vit_micro", patch_size=(4, 8)).grid_size == (8, 4)
+
+
+@pytest.mark.parametrize("field, value", [
+    ("image_size", 0), ("patch_sizes", (0,)), ("patch_sizes", (6, 4.5)), ("patch_sizes", ()), ("patch_sizes", (7,)),
+    ("base_patch_size", 0), ("base_patch_size", 12.0), ("base_grid", 0), ("dim", 0), ("heads", 0), ("depth", 0),
+    ("mlp_ratio", -1.0), ("num_classes", -1), ("in_channels", 0),
+])
+def test_flexivit_config_sizes_are_validated_naming_the_field(field, value):
+    with pytest.raises(ValueError, match=rf"FlexiViTConfig\.{field}"):
+        patchlib.create_model("flexivit_micro", **{field: value})
+
+
 @pytest.mark.parametrize("name", ["vit_micro", "vit_tiny_cifar"])
 def test_cifar_models_forward(name):
     model = patchlib.create_model(name).eval()

@@ -3,8 +3,12 @@ exactness, the round trip back to image coordinates, flip consistency, seeded au
 half-body boxes. Real-data tests use the coco-mini-val2017 fixture (79 val2017 images, 68 people
 with keypoints), found as `$PATCHLIB_DATA/coco-mini-val2017.tar.gz`, and skip without it; the
 others write tiny COCO-format sets of their own."""
+import errno
 import json
 import os
+import re
+import tarfile
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -13,8 +17,8 @@ import torch
 from PIL import Image
 
 from patchlib.data.cifar import DataNotFoundError
-from patchlib.pose.data import (LOWER_BODY, UPPER_BODY, PoseAugment, TopDownDataset, apply_affine, find_coco,
-                                invert_affine)
+from patchlib.pose.data import (LOWER_BODY, UPPER_BODY, PoseAugment, TopDownDataset, apply_affine, build_folder,
+                                find_coco, invert_affine)
 from patchlib.pose.evaluate import evaluate_keypoints
 from patchlib.pose.keypoints import flip_permutation
 
@@ -158,6 +162,35 @@ def test_find_coco_names_a_damaged_archive_and_leaves_nothing_behind(tmp_path, m
     with pytest.raises(DataNotFoundError, match=r"(?s)coco-mini-val2017.tar.gz.*damaged"):
         find_coco(tmp_path, "val2017")
     assert list((tmp_path / "cache").iterdir()) == []
+
+
+@pytest.mark.parametrize("code", [errno.ENOSPC, errno.EDQUOT], ids=["ENOSPC", "EDQUOT"])
+def test_find_coco_on_a_full_disk_says_so_not_damaged(tmp_path, monkeypatch, code):
+    """A full disk (or quota) while extracting the fixture names the extraction folder and the fix."""
+    monkeypatch.setenv("PATCHLIB_CACHE", str(tmp_path / "cache"))
+    small = write_coco(tmp_path / "src", {"a.png": ramp_image(48, 64)}, [])[0].parent
+    with tarfile.open(tmp_path / "coco-mini-val2017.tar.gz", "w:gz") as tar:
+        tar.add(small, arcname="coco-mini")
+
+    def full_disk(self, *args, **kwargs):
+        raise OSError(code, os.strerror(code))
+    monkeypatch.setattr(tarfile.TarFile, "extractall", full_disk)
+    with pytest.raises(OSError) as error:
+        find_coco(tmp_path, "val2017")
+    message = str(error.value)
+    assert error.value.errno == code and "damaged" not in message
+    assert f"no space left at {tmp_path / 'cache' / 'coco-mini-val2017-'}" in message
+    assert "free space" in message and "PATCHLIB_CACHE" in message
+    assert list((tmp_path / "cache").iterdir()) == []
+
+
+def test_build_folder_on_a_full_disk_names_the_destination(tmp_path, monkeypatch):
+    def full_disk(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    monkeypatch.setattr(tempfile, "mkdtemp", full_disk)
+    with pytest.raises(OSError, match=f"no space left at {re.escape(str(tmp_path / 'set'))} .*PATCHLIB_CACHE") as error:
+        build_folder(tmp_path / "set", lambda folder: None, built=lambda: False)
+    assert error.value.errno == errno.ENOSPC
 
 
 # ----------------------------------------------------------------------------------------------
@@ -465,6 +498,43 @@ def test_missing_damaged_or_mismatched_images_are_named(tmp_path):
     for i, (name, error) in enumerate(zip(names, (FileNotFoundError, OSError, ValueError))):
         with pytest.raises(error, match=name):
             data[i]
+
+
+@pytest.mark.parametrize("change, match", [
+    (lambda a: a.update(image_id=99), r"annotation 7 .*image id 99.*not in .*'images'"),
+    (lambda a: a.update(bbox=[float("nan"), 5, 30, 35]), r"annotation 7 .*'bbox'.*nan"),
+    (lambda a: a.update(bbox=[10, 5, float("nan"), 35]), r"annotation 7 .*'bbox'"),   # NaN width: was kept silently
+    (lambda a: a.update(bbox=[10, 5, float("inf"), 35]), r"annotation 7 .*'bbox'"),
+    (lambda a: a.update(bbox=[10, 5, 30]), r"annotation 7 .*'bbox'"),
+    (lambda a: a.update(bbox="10 5 30 35"), r"annotation 7 .*'bbox'"),
+    (lambda a: a.pop("bbox"), r"annotation 7 .*'bbox'"),
+    (lambda a: a.update(area="big"), r"annotation 7 .*'area'"),
+    (lambda a: a["keypoints"].__setitem__(0, "12.5"), r"annotation 7 .*'12\.5' in 'keypoints'"),
+    (lambda a: a["keypoints"].__setitem__(0, float("nan")), r"annotation 7 .*'keypoints'"),
+    (lambda a: a["keypoints"].__setitem__(2, None), r"annotation 7 .*'keypoints'"),
+], ids=["missing-image", "nan-x", "nan-width", "inf-width", "3-values", "string-bbox", "no-bbox", "string-area",
+        "string-keypoint", "nan-keypoint", "null-visibility"])
+def test_broken_annotations_name_the_annotation_the_field_and_the_file(tmp_path, change, match):
+    person = {"image": "a.png", "bbox": [10, 5, 30, 35], "keypoints": standing_person(25, 8, 30), "id": 7}
+    annotations, images = write_coco(tmp_path, {"a.png": ramp_image(48, 64)}, [person])
+    data = json.loads(annotations.read_text())
+    change(data["annotations"][0])
+    annotations.write_text(json.dumps(data))
+    with pytest.raises(ValueError, match=match) as error:
+        TopDownDataset(annotations, images)
+    assert str(annotations) in str(error.value)
+
+
+def test_a_set_without_labelled_people_fails_at_load_naming_the_file(tmp_path):
+    """Every keypoint v=0: the dataset used to load empty and fail later in training (torch.cat() of
+    an empty list)."""
+    nothing = np.zeros((17, 3))
+    annotations, images = write_coco(tmp_path, {"a.png": ramp_image(48, 64)},
+                                     [{"image": "a.png", "bbox": [10, 5, 30, 35], "keypoints": nothing, "id": n}
+                                      for n in (1, 2)])
+    with pytest.raises(ValueError, match=r"(?s)no person .*labelled keypoints") as error:
+        TopDownDataset(annotations, images)
+    assert str(annotations) in str(error.value) and "2 person annotations" in str(error.value)
 
 
 def test_cached_images_give_the_same_crops_without_the_file(small):

@@ -1,8 +1,10 @@
 """Procedural people in COCO's person-keypoints format: the files load in pycocotools, are
 byte-reproducible from the seed, keep COCO's annotation invariants, put left and right where real
 people have them, and feeding the ground truth back to COCOeval scores AP 1.0."""
+import errno
 import json
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -191,6 +193,28 @@ def test_an_interrupted_generation_leaves_no_set(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         people_dataset("val", num_images=2, seed=0)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("failing", ["image", "annotations"])
+def test_a_full_disk_names_the_file_being_written_and_the_fix(tmp_path, monkeypatch, failing):
+    def full_disk(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    if failing == "image":
+        monkeypatch.setattr(Image.Image, "save", full_disk)
+        written = tmp_path / "set" / "val" / f"{synthetic.first_image_id('val'):012d}.png"
+    else:
+        monkeypatch.setattr(Path, "write_text", full_disk)
+        written = tmp_path / "set" / "annotations" / "person_keypoints_val.json"
+    with pytest.raises(OSError) as error:
+        generate_people(tmp_path / "set", "val", num_images=2, seed=0, image_size=(64, 64))
+    message = str(error.value)
+    assert error.value.errno == errno.ENOSPC and f"no space left at {written} " in message
+    assert "free space" in message and "PATCHLIB_CACHE" in message
+
+    monkeypatch.setenv("PATCHLIB_CACHE", str(tmp_path / "cache"))  # through the cache: nothing is left behind
+    with pytest.raises(OSError, match=f"no space left at {re.escape(str(tmp_path / 'cache'))}.*PATCHLIB_CACHE"):
+        people_dataset("val", num_images=2, seed=0, image_size=(64, 64))
+    assert list((tmp_path / "cache").iterdir()) == []
 
 
 @pytest.mark.parametrize("arguments, parameter", [

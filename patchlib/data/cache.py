@@ -7,6 +7,7 @@ once as a `.pt` file in the cache directory and read back on later calls.
 """
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import tempfile
@@ -109,6 +110,25 @@ class DataSplits:
     test: ImageData
 
 
+# A write that ran out of room: the disk is full (ENOSPC) or the user's quota is used up (EDQUOT).
+DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+CACHE_SPACE_FIX = "free space on that disk, or set PATCHLIB_CACHE to a folder on a disk with room"
+
+
+class NoSpaceError(OSError):
+    """A write ran out of disk space or quota; the message names the path and the fix."""
+
+
+def is_disk_full(error: BaseException) -> bool:
+    """Whether `error` is an OSError saying the disk (or the user's quota) is full."""
+    return isinstance(error, OSError) and error.errno in DISK_FULL_ERRNOS
+
+
+def no_space_error(path: str | Path, error: OSError, fix: str = CACHE_SPACE_FIX) -> NoSpaceError:
+    """A NoSpaceError (same errno as `error`) saying that no space is left at `path`, and `fix`."""
+    return NoSpaceError(error.errno, f"no space left at {path} ({error.strerror or error}): {fix}")
+
+
 def cache_dir() -> Path:
     """Where decoded datasets are cached: $PATCHLIB_CACHE, else ~/.cache/patchlib/data."""
     return Path(os.environ.get("PATCHLIB_CACHE") or Path.home() / ".cache" / "patchlib" / "data")
@@ -157,7 +177,9 @@ def load_splits(path: Path) -> DataSplits:
 def cached_splits(path: Path, build: Callable[[], DataSplits]) -> DataSplits:
     """Splits from the cache file `path` if it is readable, else `build()` them and cache them.
 
-    A corrupt or outdated cache file is reported with a warning and rebuilt.
+    A corrupt or outdated cache file is reported with a warning and rebuilt. When the cache file
+    cannot be written (a full disk: torch.save then raises RuntimeError from its zip writer, or
+    OSError), the built splits are returned uncached, with a warning.
     """
     if path.exists():
         try:
@@ -168,6 +190,8 @@ def cached_splits(path: Path, build: Callable[[], DataSplits]) -> DataSplits:
     splits = build()
     try:
         save_splits(splits, path)
-    except OSError as error:
-        warnings.warn(f"could not write data cache {path}: {error}", stacklevel=3)
+    except (OSError, RuntimeError) as error:
+        warnings.warn(f"could not write data cache {path} ({type(error).__name__}: {error}); the data is used "
+                      "but not cached, so it will be decoded again next time: free space on that disk (or make "
+                      "the folder writable), or set PATCHLIB_CACHE to a folder on a disk with room", stacklevel=3)
     return splits

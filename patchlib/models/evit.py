@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ..layers import is_int
+
 
 @dataclass(frozen=True, kw_only=True)
 class EViTConfig:
@@ -24,9 +26,17 @@ class EViTConfig:
 
     def __post_init__(self):
         check_keep_rate(self.keep_rate)
+        if not isinstance(self.layers, (tuple, list)):
+            raise ValueError(f"EViTConfig.layers must be a tuple of 0-based block indices, got {self.layers!r}")
+        for i in self.layers:  # a float such as 1.7 is an error, not block 1
+            if not is_int(i) or i < 0:
+                raise ValueError(f"EViTConfig.layers must be ints >= 0 (0-based block indices), got {i!r} in "
+                                 f"{self.layers!r}")
         layers = tuple(int(i) for i in self.layers)
-        if list(layers) != sorted(set(layers)) or any(i < 0 for i in layers):
-            raise ValueError(f"EViT layers must be distinct, increasing, non-negative block indices, got {self.layers}")
+        if list(layers) != sorted(set(layers)):
+            raise ValueError(f"EViTConfig.layers must be distinct and increasing block indices, got {self.layers!r}")
+        if not isinstance(self.fuse_inattentive, bool):
+            raise ValueError(f"EViTConfig.fuse_inattentive must be True or False, got {self.fuse_inattentive!r}")
         object.__setattr__(self, "layers", layers)
 
 

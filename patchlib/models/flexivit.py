@@ -21,10 +21,10 @@ import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
 
-from ..layers import resample_patch_embed, resize_pos_embed
+from ..layers import check_int, resample_patch_embed, resize_pos_embed
 from .registry import register_model
 from .evit import EViTConfig
-from .vit import Features, ViTConfig, VisionTransformer
+from .vit import Features, ViTConfig, VisionTransformer, check_encoder_sizes
 
 # The paper's patch sizes at 240 px (grids 5..30), largest first as in big_vision's configs.
 PAPER_PATCH_SIZES = (48, 40, 30, 24, 20, 16, 15, 12, 10, 8)
@@ -52,13 +52,22 @@ class FlexiViTConfig:
     evit: EViTConfig | None = None      # EViT token reorganisation: the second compute knob (keep rate)
 
     def __post_init__(self):
+        if not isinstance(self.patch_sizes, (tuple, list)):
+            raise ValueError(f"FlexiViTConfig.patch_sizes must be a tuple of patch sizes, got {self.patch_sizes!r}")
         object.__setattr__(self, "patch_sizes", tuple(self.patch_sizes))
         if isinstance(self.evit, dict):  # a config read back from a result record
             object.__setattr__(self, "evit", EViTConfig(**self.evit))
-        if not self.patch_sizes or any(p < 1 or self.image_size % p for p in self.patch_sizes):
-            raise ValueError(f"every patch size must divide the image size {self.image_size}, got {self.patch_sizes}")
-        if self.base_patch_size < 1 or self.base_grid < 1:
-            raise ValueError("base_patch_size and base_grid must be positive")
+        check_int(self.image_size, "FlexiViTConfig.image_size")
+        if not self.patch_sizes:
+            raise ValueError("FlexiViTConfig.patch_sizes is empty: give at least one patch size")
+        for p in self.patch_sizes:
+            check_int(p, f"FlexiViTConfig.patch_sizes (each of {self.patch_sizes})")
+        if any(self.image_size % p for p in self.patch_sizes):
+            raise ValueError(f"FlexiViTConfig.patch_sizes: every patch size must divide the image size "
+                             f"{self.image_size}, got {self.patch_sizes}")
+        check_int(self.base_patch_size, "FlexiViTConfig.base_patch_size")
+        check_int(self.base_grid, "FlexiViTConfig.base_grid")
+        check_encoder_sizes(self, "FlexiViTConfig")
 
     @property
     def default_patch_size(self) -> int:

@@ -10,13 +10,15 @@ chosen blocks keep only their most attentive image tokens (`patchlib.models.evit
 """
 from __future__ import annotations
 
+import math
+import numbers
 from dataclasses import dataclass, field, replace
 
 import torch
 from einops import rearrange
 from torch import nn
 
-from ..layers import Block, PatchEmbed
+from ..layers import Block, PatchEmbed, check_int, check_size
 from .evit import EViTConfig, check_keep_rate, reorganizing_block
 from .registry import register_model
 
@@ -37,8 +39,32 @@ class ViTConfig:
     def __post_init__(self):
         if isinstance(self.evit, dict):  # a config read back from a result record
             object.__setattr__(self, "evit", EViTConfig(**self.evit))
+        image = check_size(self.image_size, "ViTConfig.image_size")
+        patch = check_size(self.patch_size, "ViTConfig.patch_size")
+        if image[0] % patch[0] or image[1] % patch[1]:
+            raise ValueError(f"ViTConfig.image_size {self.image_size} is not divisible by patch_size "
+                             f"{self.patch_size}: the patches must tile the image exactly; pick a patch_size that "
+                             "divides image_size")
+        check_encoder_sizes(self, "ViTConfig")
+        if self.evit is not None and not isinstance(self.evit, EViTConfig):
+            raise ValueError(f"ViTConfig.evit must be an EViTConfig, a dict of its fields or None, got {self.evit!r}")
         if self.evit is not None and any(i >= self.depth for i in self.evit.layers):
             raise ValueError(f"EViT layers {self.evit.layers} must be block indices in 0..{self.depth - 1}")
+
+
+def check_encoder_sizes(config, name: str) -> None:
+    """Check the Transformer sizes a ViT-like config shares (in_channels, num_classes, dim, depth,
+    heads, mlp_ratio); a ValueError names the field as `name.field`."""
+    for field_name, minimum in (("in_channels", 1), ("num_classes", 0), ("dim", 1), ("depth", 1), ("heads", 1)):
+        check_int(getattr(config, field_name), f"{name}.{field_name}", minimum=minimum)
+    if config.dim % config.heads:
+        raise ValueError(f"{name}.dim {config.dim} is not divisible by heads={config.heads}: each head takes "
+                         "dim / heads channels; pick dim and heads accordingly")
+    ratio = config.mlp_ratio
+    if (isinstance(ratio, bool) or not isinstance(ratio, numbers.Real) or not 0 < ratio < math.inf
+            or int(config.dim * ratio) < 1):
+        raise ValueError(f"{name}.mlp_ratio must be a number > 0 (the MLP is int(dim * mlp_ratio) >= 1 wide), "
+                         f"got {ratio!r}")
 
 
 @dataclass

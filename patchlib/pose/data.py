@@ -65,7 +65,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, UnidentifiedImageError
 
-from ..data.cache import cache_dir
+from ..data.cache import CACHE_SPACE_FIX, NoSpaceError, cache_dir, is_disk_full, no_space_error
 from ..data.root import DataNotFoundError, resolve_data_root
 from .keypoints import NAMES, flip_permutation
 
@@ -134,6 +134,9 @@ def _extract_once(archive: Path) -> Path:
             with tarfile.open(archive) as tar:
                 tar.extractall(folder, filter="data")
         except (tarfile.TarError, EOFError, OSError) as error:
+            if is_disk_full(error):  # the archive is fine: the cache disk is full
+                raise no_space_error(target, error, f"extracting {archive} needs room there: {CACHE_SPACE_FIX}"
+                                     ) from error
             raise DataNotFoundError(f"cannot extract {archive} ({type(error).__name__}: {error}): the archive is "
                                     "damaged; copy it again") from error
 
@@ -144,7 +147,19 @@ def _extract_once(archive: Path) -> Path:
 def build_folder(destination: Path, build, *, built) -> None:
     """Make `destination` atomically: `build(folder)` fills a temporary folder next to it, which is
     then renamed into place with the user's umask, so an interrupted run never leaves half a folder.
-    If the rename fails because a concurrent run finished first (`built()` is then true), theirs is kept."""
+    If the rename fails because a concurrent run finished first (`built()` is then true), theirs is kept.
+    A full disk raises a `NoSpaceError` naming `destination` (unless `build` already named its own path)."""
+    try:
+        _build_folder(destination, build, built=built)
+    except NoSpaceError:
+        raise
+    except OSError as error:
+        if is_disk_full(error):
+            raise no_space_error(destination, error) from error
+        raise
+
+
+def _build_folder(destination: Path, build, *, built) -> None:
     destination.parent.mkdir(parents=True, exist_ok=True)
     folder = Path(tempfile.mkdtemp(dir=destination.parent, prefix=destination.name + ".", suffix=".tmp"))
     try:
@@ -346,6 +361,11 @@ def _check_int(value, name: str, *, minimum: int) -> int:
     return value
 
 
+def _is_finite_number(value) -> bool:
+    """Whether a json value is a finite number (not a bool, a string or None)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def _check_image_size(image_size) -> tuple[int, int]:
     if not isinstance(image_size, (tuple, list)) or len(image_size) != 2:
         raise ValueError(f"image_size must be two ints (H, W), got {image_size!r}")
@@ -395,18 +415,40 @@ class TopDownDataset(torch.utils.data.Dataset):
         person_ids = set(coco.getCatIds(catNms=["person"]))
         if not person_ids:
             raise ValueError(f"{self.annotations} has no 'person' category: pass a person_keypoints_<split>.json")
-        persons, sizes = [], {}
+        persons, sizes, candidates = [], {}, 0
         for annotation in sorted(coco.anns.values(), key=lambda a: (a["image_id"], a["id"])):
             keypoints = annotation.get("keypoints")
             if annotation.get("category_id") not in person_ids or annotation.get("iscrowd") or not keypoints:
                 continue
+            candidates += 1
+            where = f"annotation {annotation['id']} in {self.annotations}"
+            if not isinstance(keypoints, (list, tuple)):
+                raise ValueError(f"{where} has 'keypoints' {keypoints!r}: expected a list of {3 * len(NAMES)} "
+                                 "numbers (COCO's 17 keypoints as x, y, v)")
             if len(keypoints) != 3 * len(NAMES):
                 raise ValueError(f"annotation {annotation['id']} in {self.annotations} has {len(keypoints)} keypoint "
                                  f"values, expected {3 * len(NAMES)} (COCO's 17 keypoints as x, y, v)")
-            x, y, w, h = (float(v) for v in annotation["bbox"])
-            if not any(v > 0 for v in keypoints[2::3]) or w <= 0 or h <= 0:
+            if bad := [v for v in keypoints if not _is_finite_number(v)]:
+                raise ValueError(f"{where} has {bad[0]!r} in 'keypoints': expected {3 * len(NAMES)} finite numbers "
+                                 "(COCO's 17 keypoints as x, y, v); fix or drop this annotation")
+            if not any(v > 0 for v in keypoints[2::3]):
                 continue
-            image = coco.imgs[annotation["image_id"]]
+            box = annotation.get("bbox")
+            if not isinstance(box, (list, tuple)) or len(box) != 4 or not all(_is_finite_number(v) for v in box):
+                raise ValueError(f"{where} has 'bbox' {box!r}: expected four finite numbers (x, y, w, h); fix or drop "
+                                 "this annotation")
+            x, y, w, h = (float(v) for v in box)
+            if w <= 0 or h <= 0:
+                continue
+            if "area" in annotation and not _is_finite_number(annotation["area"]):
+                raise ValueError(f"{where} has 'area' {annotation['area']!r}: expected a finite number")
+            image = coco.imgs.get(annotation["image_id"])
+            if image is None:
+                raise ValueError(f"{where} refers to image id {annotation['image_id']!r}, which is not in the file's "
+                                 "'images': the annotations and the image list do not match; pass a complete "
+                                 "person_keypoints_<split>.json")
+            if not isinstance(image.get("file_name"), str):
+                raise ValueError(f"image id {annotation['image_id']!r} in {self.annotations} has no 'file_name'")
             file = self.image_dir / image["file_name"]
             if "height" in image and "width" in image:
                 sizes[file] = (int(image["height"]), int(image["width"]))
@@ -414,6 +456,11 @@ class TopDownDataset(torch.utils.data.Dataset):
                                   keypoints=torch.tensor(keypoints, dtype=torch.float32).reshape(len(NAMES), 3),
                                   area=float(annotation.get("area", w * h)),
                                   annotation_id=int(annotation["id"])))
+        if not persons:  # an empty dataset would only fail later, in training (torch.cat of no batches)
+            raise ValueError(f"no person in {self.annotations} has labelled keypoints: none of its {candidates} person "
+                             "annotations (not crowds, with keypoints) has a keypoint with v > 0 and a box of positive "
+                             "width and height, so there is nothing to train or evaluate on; pass a "
+                             "person_keypoints_<split>.json with labelled people")
         return persons, sizes
 
     def __repr__(self) -> str:

@@ -49,6 +49,7 @@ byte-identical files (on one machine; another libm or zlib could differ in rare 
 from __future__ import annotations
 
 import colorsys
+import contextlib
 import hashlib
 import json
 import math
@@ -61,7 +62,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 from tqdm.auto import tqdm
 
-from ..data.cache import cache_dir
+from ..data.cache import NoSpaceError, cache_dir, is_disk_full, no_space_error
 from .data import build_folder
 from .keypoints import NAMES, SKELETON
 
@@ -122,8 +123,10 @@ def generate_people(root: str | Path, split: str, *, num_images: int, seed: int,
     split, num_images, seed, image_size = _check_arguments(split, num_images, seed, image_size)
     root = Path(root)
     image_folder = root / split
-    image_folder.mkdir(parents=True, exist_ok=True)
-    (root / "annotations").mkdir(parents=True, exist_ok=True)
+    with _disk_full_named(image_folder):
+        image_folder.mkdir(parents=True, exist_ok=True)
+    with _disk_full_named(root / "annotations"):
+        (root / "annotations").mkdir(parents=True, exist_ok=True)
     height, width = image_size
     first_id = first_image_id(split)
     images, annotations = [], []
@@ -131,7 +134,8 @@ def generate_people(root: str | Path, split: str, *, num_images: int, seed: int,
         image_id = first_id + index
         pixels, people = draw_scene(image_generator(seed, split, index), image_size)
         file_name = f"{image_id:012d}.png"
-        Image.fromarray(pixels).save(image_folder / file_name, format="PNG", compress_level=1, optimize=False)
+        with _disk_full_named(image_folder / file_name):
+            Image.fromarray(pixels).save(image_folder / file_name, format="PNG", compress_level=1, optimize=False)
         images.append({"id": image_id, "file_name": file_name, "height": height, "width": width})
         for number, person in enumerate(people, start=1):
             annotations.append({"id": image_id * 10 + number, "image_id": image_id, "category_id": 1} | person)
@@ -147,8 +151,22 @@ def generate_people(root: str | Path, split: str, *, num_images: int, seed: int,
                         "skeleton": [[a + 1, b + 1] for a, b in SKELETON]}],
     }
     path = root / "annotations" / f"person_keypoints_{split}.json"
-    path.write_text(json.dumps(data, separators=(",", ":")))
+    with _disk_full_named(path):
+        path.write_text(json.dumps(data, separators=(",", ":")))
     return path
+
+
+@contextlib.contextmanager
+def _disk_full_named(path: Path):
+    """Turn a full disk (ENOSPC, EDQUOT) while writing `path` into a NoSpaceError naming it and the fix."""
+    try:
+        yield
+    except OSError as error:
+        if is_disk_full(error) and not isinstance(error, NoSpaceError):
+            raise no_space_error(path, error, "free space on that disk, or generate elsewhere: another root for "
+                                 "generate_people, or PATCHLIB_CACHE set to a folder on a disk with room for "
+                                 "people_dataset (the chapters' generated data)") from error
+        raise
 
 
 def people_dataset(split: str, *, num_images: int, seed: int, image_size: tuple[int, int] = IMAGE_SIZE,

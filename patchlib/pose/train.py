@@ -14,25 +14,26 @@ official mmpose configs), with the book's checkpoint and resume conventions (`pa
   flipped crop (the flip test), decoded with sub-pixel refinement, mapped back to the image and
   scored with COCO's OKS AP/AR (`patchlib.pose.evaluate`).
 
-Determinism as in `patchlib.train`: epoch e's order and augmentation come from (seed, e), so a run
-resumed from the checkpoint of epoch e - 1 sees the batches an uninterrupted run would have seen.
-Checkpoints, resumption, the optimisation step and multi-process training are `patchlib.train`'s.
+The loop is `patchlib.train.fit` with `PoseTask`: its random streams (epoch e's data order from
+(seed, e); each person's augmentation from (seed, e, index), `TopDownDataset.set_epoch`), parameter
+groups (the no-decay rule, with the layer-wise decay as a learning-rate scale per parameter),
+checkpoints, exact resumption and multi-process training.
 """
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm.auto import tqdm
 
 from .. import distributed
+from ..data import normalize
 from ..runtime import autocast, resolve_device
-from ..train import TimeEstimate, checkpoint_state, optimisation_step, resume, save_checkpoint
+from ..train import EpochStreams, Task, fit
 from .evaluate import evaluate_keypoints
 from .heatmaps import decode, encode, flip_heatmaps
 
@@ -85,7 +86,7 @@ class PoseTrainConfig:
             raise ValueError(f"unknown precision {self.precision!r}; use 'auto', 'fp32' or 'bf16'")
 
 
-def lr_factor(step: int, total_steps: int, config: PoseTrainConfig) -> float:
+def pose_lr_factor(step: int, total_steps: int, config: PoseTrainConfig) -> float:
     """Multiplier of the peak learning rate at `step` (0-based): warm-up, then step or cosine decay."""
     if step < config.warmup_steps:
         return 0.001 + (1 - 0.001) * step / config.warmup_steps
@@ -96,21 +97,21 @@ def lr_factor(step: int, total_steps: int, config: PoseTrainConfig) -> float:
     return 0.5 * (1 + math.cos(math.pi * min(after_warmup, 1.0)))
 
 
-def parameter_groups(model: nn.Module, config: PoseTrainConfig) -> list[dict]:
-    """AdamW groups: no weight decay on 1-d parameters (biases, norms) and position/class tokens;
-    with `layer_decay`, the learning rate of a ViT backbone's layer l scaled by decay^(L + 1 - l)."""
+def layer_wise_decay(model: nn.Module, layer_decay: float | None) -> Callable[[str], float] | None:
+    """Table 1's layer-wise learning-rate decay for `model`'s ViT backbone, as a scale per parameter
+    name (`patchlib.train.parameter_groups`): layer l of L scaled by decay^(L + 1 - l), everything
+    outside the backbone by 1. None without `layer_decay` or a ViT backbone."""
     blocks = getattr(getattr(getattr(model, "backbone", None), "vit", None), "blocks", None)
-    depth = len(blocks) if (config.layer_decay is not None and blocks is not None) else None
-    groups: dict[tuple[float, float], list] = {}
-    for name, param in model.named_parameters():
-        no_decay = param.ndim <= 1 or name.endswith(("pos_embed", "cls_token"))
-        scale = 1.0
-        if depth is not None and name.startswith("backbone.vit."):
-            layer = _vit_layer(name.removeprefix("backbone.vit."), depth)
-            scale = config.layer_decay ** (depth + 1 - layer)
-        key = (0.0 if no_decay else config.weight_decay, scale)
-        groups.setdefault(key, []).append(param)
-    return [{"params": params, "weight_decay": decay, "lr_scale": scale} for (decay, scale), params in groups.items()]
+    if layer_decay is None or blocks is None:
+        return None
+    depth = len(blocks)
+
+    def scale(name: str) -> float:
+        if not name.startswith("backbone.vit."):
+            return 1.0
+        return layer_decay ** (depth + 1 - _vit_layer(name.removeprefix("backbone.vit."), depth))
+
+    return scale
 
 
 def _vit_layer(name: str, depth: int) -> int:
@@ -128,18 +129,11 @@ def heatmap_loss(predicted: torch.Tensor, target: torch.Tensor, weight: torch.Te
     return F.mse_loss(predicted.float() * weight, target * weight)
 
 
-def normalize(images: torch.Tensor) -> torch.Tensor:
-    """uint8 crops [B, 3, H, W] -> float, normalised with the ImageNet statistics."""
-    mean = torch.tensor(MEAN, device=images.device).view(1, 3, 1, 1)
-    std = torch.tensor(STD, device=images.device).view(1, 3, 1, 1)
-    return (images.float() / 255 - mean) / std
-
-
-def _loader(dataset, batch_size: int, *, shuffle: bool, seed: int = 0, epoch: int = 0, num_workers: int = 0,
+def _loader(dataset, batch_size: int, *, generator: torch.Generator | None = None, num_workers: int = 0,
             drop_last: bool = False):
-    """Batches of `dataset`; shuffled ones are this rank's slices of global batches (`ShardedBatches`)."""
-    generator = torch.Generator().manual_seed(seed * 100_003 + epoch)
-    if not shuffle:
+    """Batches of `dataset`: in order without `generator`; with it, shuffled, this rank's slices of
+    global batches (`ShardedBatches`)."""
+    if generator is None:
         return torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers)
     return torch.utils.data.DataLoader(dataset, generator=generator, num_workers=num_workers,
                                        batch_sampler=ShardedBatches(len(dataset), batch_size, generator, drop_last))
@@ -173,8 +167,8 @@ def predict(model: nn.Module, dataset, *, device: torch.device, batch_size: int 
     part = distributed.split_evenly(len(dataset))  # a multi-process run splits the people, then gathers
     mine = dataset if (part.start, part.stop) == (0, len(dataset)) else torch.utils.data.Subset(dataset, range(
         part.start, part.stop))
-    for batch in _loader(mine, batch_size, shuffle=False, num_workers=num_workers):
-        images = normalize(batch["image"].to(device))
+    for batch in _loader(mine, batch_size, num_workers=num_workers):
+        images = normalize(batch["image"].to(device), MEAN, STD)
         heatmaps = model(images).float()
         if flip_test:
             heatmaps = (heatmaps + flip_heatmaps(model(images.flip(-1)).float())) / 2
@@ -195,11 +189,53 @@ def evaluate_pose(model: nn.Module, dataset, annotations: str | Path, *, device:
     return evaluate_keypoints(annotations, results) | {"results": results}
 
 
+class PoseTask(Task):
+    """Top-down pose estimation for `patchlib.train.fit`: the weighted heatmap MSE on the augmented
+    crops of `train_set` (targets encoded per batch), the config's layer-wise decay and schedule,
+    and COCO OKS AP/AR on `val_set` every `eval_every` epochs."""
+
+    def __init__(self, train_set, val_set, val_annotations: str | Path, config: PoseTrainConfig, *,
+                 device: torch.device):
+        self.train_set, self.val_set, self.val_annotations = train_set, val_set, val_annotations
+        self.config, self.device, self.eval_every = config, device, config.eval_every
+        self.steps_per_epoch = len(train_set) // config.batch_size
+        if self.steps_per_epoch == 0:
+            raise ValueError(f"batch size {config.batch_size} exceeds the {len(train_set)} training people")
+        self.heatmap_size = tuple(s // 4 for s in train_set.image_size)
+
+    def batches(self, epoch: int, streams: EpochStreams):
+        self.train_set.set_epoch(epoch)  # each person's augmentation is drawn from (seed, epoch, index): rank-free
+        return _loader(self.train_set, self.config.batch_size, generator=streams.order,
+                       num_workers=self.config.num_workers, drop_last=True)
+
+    def training_step(self, model, batch, streams):
+        target, weight = encode(batch["keypoints"], batch["visible"], image_size=self.train_set.image_size,
+                                heatmap_size=self.heatmap_size, sigma=self.config.sigma)
+        images = normalize(batch["image"].to(self.device), MEAN, STD)
+        with autocast(self.device, self.config.precision):
+            predicted = model(images)
+        return heatmap_loss(predicted, target.to(self.device), weight.to(self.device)), {"seen": len(images)}
+
+    def schedule(self, step: int, total_steps: int) -> float:
+        return pose_lr_factor(step, total_steps, self.config)
+
+    def lr_scales(self, model):
+        return layer_wise_decay(model, self.config.layer_decay)
+
+    def evaluate(self, model):
+        scores = evaluate_pose(model, self.val_set, self.val_annotations, device=self.device,
+                               flip_test=self.config.flip_test, num_workers=self.config.num_workers)
+        return {name: value for name, value in scores.items() if name != "results"}
+
+    def summary(self, entry):
+        return f"loss {entry['train_loss']:.2e}" + (f", val AP {entry['AP']:.3f}" if "AP" in entry else "")
+
+
 def train_pose(model: nn.Module, train_set, val_set, val_annotations: str | Path, config: PoseTrainConfig, *,
                seed: int, device=None, checkpoint: str | Path | None = None, progress: bool = True,
                stop_after_epochs: int | None = None) -> dict:
     """Train `model` on the crops of `train_set` (a `TopDownDataset` with augmentation) and score it
-    on `val_set` (without) every `eval_every` epochs.
+    on `val_set` (without) every `eval_every` epochs (`PoseTask`, `patchlib.train.fit`).
 
     `checkpoint`: written after every epoch; if present when training starts, the run resumes from
     it (it must have been written with the same config). `stop_after_epochs` ends the call early,
@@ -207,60 +243,9 @@ def train_pose(model: nn.Module, train_set, val_set, val_annotations: str | Path
     where evaluated), "final": the last evaluation's metrics, "train_time_s", "completed"}.
     """
     device = resolve_device(device)
-    model.to(device)
-    steps_per_epoch = len(train_set) // config.batch_size
-    if steps_per_epoch == 0:
-        raise ValueError(f"batch size {config.batch_size} exceeds the {len(train_set)} training people")
-    total_steps = steps_per_epoch * config.epochs
-    groups = parameter_groups(model, config)
-    optimizer = torch.optim.AdamW(groups, lr=config.lr)
-    scales = [group["lr_scale"] for group in groups]
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, [lambda step, s=s: s * lr_factor(step, total_steps, config) for s in scales])
-    checkpoint = Path(checkpoint) if checkpoint is not None else None
-    history, start_epoch, train_time = resume(checkpoint, config, model, optimizer, scheduler, device)
-    trained = distributed.wrap(model, device)
-
-    progress = progress and distributed.is_main()
-    heatmap_size = tuple(s // 4 for s in train_set.image_size)
-    end_epoch = config.epochs if stop_after_epochs is None else min(config.epochs, start_epoch + stop_after_epochs)
-    estimate = TimeEstimate(end_epoch - start_epoch, steps_per_epoch, enabled=progress)
-    for epoch in range(start_epoch, end_epoch):
-        train_set.set_epoch(epoch)  # each person's augmentation is drawn from (seed, epoch, index): rank-free
-        torch.manual_seed(distributed.rank_seed(seed * 100_003 + epoch))
-        trained.train()
-        tic, loss_sum, seen = time.perf_counter(), 0.0, 0
-        batches = _loader(train_set, config.batch_size, shuffle=True, seed=seed, epoch=epoch,
-                          num_workers=config.num_workers, drop_last=True)
-        bar = tqdm(batches, total=steps_per_epoch, desc=f"epoch {epoch + 1}/{config.epochs}", disable=not progress,
-                   leave=False)
-        for batch in bar:
-            target, weight = encode(batch["keypoints"], batch["visible"], image_size=train_set.image_size,
-                                    heatmap_size=heatmap_size, sigma=config.sigma)
-            images = normalize(batch["image"].to(device))
-            with autocast(device, config.precision):
-                predicted = trained(images)
-            loss = heatmap_loss(predicted, target.to(device), weight.to(device))
-            optimisation_step(loss, trained, optimizer, scheduler, config.grad_clip)
-            loss_sum += loss.item() * len(images)
-            seen += len(images)
-            bar.set_postfix(loss=f"{loss_sum / seen:.2e}")
-            estimate.step_done()
-        loss_sum, seen = distributed.sum_over_ranks(loss_sum, seen)
-        epoch_time = time.perf_counter() - tic
-        train_time += epoch_time
-        entry = {"epoch": epoch + 1, "train_loss": loss_sum / seen, "lr_end": scheduler.get_last_lr()[-1],
-                 "train_images_per_s": seen / epoch_time}
-        if (epoch + 1) % config.eval_every == 0 or epoch + 1 == config.epochs:
-            scores = evaluate_pose(model, val_set, val_annotations, device=device, flip_test=config.flip_test,
-                                   num_workers=config.num_workers)
-            entry |= {name: value for name, value in scores.items() if name != "results"}
-            if progress:
-                tqdm.write(f"epoch {epoch + 1}/{config.epochs}: loss {entry['train_loss']:.2e}, val AP "
-                           f"{entry['AP']:.3f} ({entry['train_images_per_s']:.0f} img/s)")
-        history.append(entry)
-        if checkpoint is not None:
-            save_checkpoint(checkpoint, checkpoint_state(config, model, optimizer, scheduler, history, train_time))
-    evaluated = [entry for entry in history if "AP" in entry]
-    return {"history": history, "final": {k: v for k, v in evaluated[-1].items() if k[0].isupper()} if evaluated else None,
-            "train_time_s": train_time, "completed": len(history) == config.epochs}
+    run = fit(model, PoseTask(train_set, val_set, val_annotations, config, device=device), seed=seed, device=device,
+              checkpoint=checkpoint, progress=progress, stop_after_epochs=stop_after_epochs)
+    evaluated = [entry for entry in run["history"] if "AP" in entry]
+    return {"history": run["history"],
+            "final": {k: v for k, v in evaluated[-1].items() if k[0].isupper()} if evaluated else None,
+            "train_time_s": run["train_time_s"], "completed": run["completed"]}

@@ -32,7 +32,7 @@ from __future__ import annotations
 from ...data.resize import upsample_splits
 from ..common import ChapterRun
 from .config import CIFAR_SIZES, DRY_RUN, FIXED, PAPER, SIZES, Size
-from .pieces import (TrainedModels, build_model, evaluate_models, figure4, frontier, frontier_model,
+from .pieces import (TrainedModels, build_role_model, evaluate_models, figure4, frontier, frontier_model,
                      measure_patch_sizes, own_patch, roles, run_key, train_config, trained_runs, upsampled_accuracy)
 from .readers import (claims, distillation_claims, frontier_claim, frontier_gains, knob_points, pareto, runs_of,
                       seed_sd)
@@ -41,7 +41,7 @@ CHAPTER = "flexivit"
 PIECES = (*FIXED, "flexi", "distill", "evaluate", "measure", "figure4", "frontier")
 
 __all__ = ["CHAPTER", "CIFAR_SIZES", "DRY_RUN", "FIXED", "PAPER", "PIECES", "SIZES", "Size", "TrainedModels",
-           "build_model", "claims", "context", "distillation_claims", "evaluate_models", "figure4", "frontier",
+           "build_role_model", "claims", "context", "distillation_claims", "evaluate_models", "figure4", "frontier",
            "frontier_claim", "frontier_gains", "frontier_model", "knob_points", "measure_patch_sizes", "own_patch",
            "pareto", "roles", "run", "run_key", "runs_of", "seed_sd", "train_config", "trained_runs",
            "upsampled_accuracy"]

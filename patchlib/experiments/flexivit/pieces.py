@@ -24,7 +24,7 @@ from .config import FIXED, Size
 
 # ---- the models ----
 
-def build_model(size: Size, role: str) -> nn.Module:
+def build_role_model(size: Size, role: str) -> nn.Module:
     """An untrained model of `role` ("vit_small", "vit_large", "flexi" or "distill")."""
     if role in FIXED:
         patch = size.small_patch if role == "vit_small" else size.large_patch
@@ -64,12 +64,15 @@ def train_config(ctx: ChapterRun, role: str, seed: int | None = None) -> dict:
     seed = ctx.seed if seed is None else seed
     config = _base(ctx, f"train-{run_key(ctx, role, seed)}-{ctx.profile}", role=role,
                    model=size.vit_model if role in FIXED else size.flexi_model,
-                   model_config=config_record(build_model(size, role).config))
+                   model_config=config_record(build_role_model(size, role).config))
     config = config | {"seed": seed}
     if role in FIXED:
         return config | {"train": asdict(size.train), "objective": "cross-entropy at the model's patch size"}
     if role == "flexi":
         return config | {"train": asdict(size.train),
+                         # Since the one training engine the draw comes from the run's explicit "shared"
+                         # generator (patchlib.train.epoch_streams). The text stays until the planned clean
+                         # recompute, because it keys the stored records; it must then say so.
                          "objective": "cross-entropy at a patch size drawn uniformly per step (global torch RNG)"}
     return config | {"train": asdict(replace(size.train, epochs=size.distill_epochs)),
                      "objective": "KL(teacher || student), student at a uniformly drawn patch size, same view",
@@ -98,7 +101,7 @@ class TrainedModels:
 
         def compute(data) -> dict:
             torch.manual_seed(seed)
-            model, loss_fn, train_cfg = build_model(size, role), None, size.train
+            model, loss_fn, train_cfg = build_role_model(size, role), None, size.train
             if role == "flexi":
                 loss_fn = random_patch_loss(size.patch_sizes, size.train.label_smoothing)
             elif role == "distill":
@@ -121,7 +124,7 @@ class TrainedModels:
         checkpoint = self.ctx.checkpoint(train_config(self.ctx, role, seed))
         if not checkpoint.exists():
             self.records[(role, seed)] = self._train(role, seed, force=True)
-        model = build_model(self.ctx.size, role)
+        model = build_role_model(self.ctx.size, role)
         model.load_state_dict(check_checkpoint(checkpoint)["model"])
         return model.to(self.ctx.device).eval()
 
@@ -158,13 +161,13 @@ def evaluate_models(ctx: ChapterRun, models: TrainedModels) -> dict:
 def measure_patch_sizes(ctx: ChapterRun) -> dict:
     """Inference throughput (cache warm) and GMACs of the FlexiViT at each patch size."""
     size = ctx.size
-    config = ctx.config(f"measure-{ctx.profile}", model_config=config_record(build_model(size, "flexi").config),
+    config = ctx.config(f"measure-{ctx.profile}", model_config=config_record(build_role_model(size, "flexi").config),
                         patch_sizes=list(size.patch_sizes), device_type=ctx.device.type,
                         throughput=size.throughput.record())
 
     def compute() -> dict:
         torch.manual_seed(ctx.seed)
-        model = build_model(size, "flexi").to(ctx.device).eval()
+        model = build_role_model(size, "flexi").to(ctx.device).eval()
         shape = (3, size.image_size, size.image_size)
         pinned = {f"p{p}": AtPatchSize(model, p) for p in size.patch_sizes}
         with torch.no_grad():  # fill the cache: the resize is done once per size, not per image
@@ -232,7 +235,7 @@ def figure4(ctx: ChapterRun, models: TrainedModels) -> dict:
 
 def frontier_model(size: Size, state: dict, keep_rate: float) -> FlexiViT:
     """The chapter's FlexiViT with EViT's reorganisation (fused, in `evit_layers(depth)`) at `keep_rate`."""
-    model = build_model(size, "flexi")
+    model = build_role_model(size, "flexi")
     model = FlexiViT(replace(model.config, evit=EViTConfig(keep_rate=keep_rate, layers=evit_layers(model.config.depth),
                                                            fuse_inattentive=True)))
     model.load_state_dict(state)

@@ -18,13 +18,13 @@ from torch import nn
 from ...train import train
 from ..common import ChapterRun, check_checkpoint
 from .config import DRY_RUN, PAPER, SIZES, Size
-from .pieces import build_model, compute_cost, compute_fig7, cost_config, fig7_config
+from .pieces import build_classifier, compute_cost, compute_fig7, cost_config, fig7_config
 from .readers import claims, low_frequency_share, pos_embed_structure
 
 CHAPTER = "vit"
 PIECES = ("fig7", "cost")
 
-__all__ = ["CHAPTER", "DRY_RUN", "PAPER", "PIECES", "SIZES", "Size", "architecture", "build_model", "claims",
+__all__ = ["CHAPTER", "DRY_RUN", "PAPER", "PIECES", "SIZES", "Size", "architecture", "build_classifier", "claims",
            "context", "cost_config", "cost_record", "data_sizes", "fig7_config", "low_frequency_share", "pos_embed_structure",
            "run", "trained_model", "trained_record"]
 
@@ -95,19 +95,19 @@ def trained_model(profile: str = "smoke", *, seed: int = 0, device="auto", data_
     state = check_checkpoint(path)
     if state is None or state["epoch"] < size.train.epochs:
         torch.manual_seed(ctx.seed)
-        train(build_model(size), ctx.data(size.n_train, size.n_test), size.train, seed=ctx.seed, device=ctx.device,
+        train(build_classifier(size), ctx.data(size.n_train, size.n_test), size.train, seed=ctx.seed, device=ctx.device,
               progress=ctx.progress, checkpoint=path)
         state = check_checkpoint(path)
     if state["config"] != asdict(size.train):
         raise ValueError(f"checkpoint {path} was written by another training config; delete it to retrain")
-    model = build_model(size, **model_overrides)
+    model = build_classifier(size, **model_overrides)
     model.load_state_dict(state["model"])
     return model.to(ctx.device).eval()
 
 
 def architecture(profile: str, **overrides) -> nn.Module:
     """This chapter's ViT for `profile`, randomly initialised (`overrides`: e.g. `evit=EViTConfig(...)`)."""
-    return build_model(SIZES[context(profile).profile], **overrides)
+    return build_classifier(SIZES[context(profile).profile], **overrides)
 
 
 def data_sizes(profile: str, dry_run: bool = False) -> tuple[int | None, int | None]:

@@ -20,7 +20,7 @@ from ..common import ChapterRun
 from .config import Size
 
 
-def build_model(size: Size, **overrides) -> nn.Module:
+def build_classifier(size: Size, **overrides) -> nn.Module:
     return create_model(size.model, **size.model_overrides, **overrides)
 
 
@@ -29,14 +29,14 @@ def build_model(size: Size, **overrides) -> nn.Module:
 def fig7_config(ctx: ChapterRun) -> dict:
     size = ctx.size
     return ctx.config(f"fig7-{ctx.profile}", dataset=ctx.profile_dataset(), n_train=size.n_train,
-                      n_test=size.n_test, model=size.model, model_config=config_record(build_model(size).config),
+                      n_test=size.n_test, model=size.model, model_config=config_record(build_classifier(size).config),
                       train=asdict(size.train), attention_images=size.attention_images, components=size.components)
 
 
 def compute_fig7(ctx, size, config, data) -> dict:
     """Train the model on `data`, then analyse its patch embedding, position embedding and attention."""
     torch.manual_seed(ctx.seed)
-    model = build_model(size)
+    model = build_classifier(size)
     initial_embedding = model.patch_embed.proj.weight.detach().clone()
     trained = train(model, data, size.train, seed=ctx.seed, device=ctx.device, progress=ctx.progress,
                     checkpoint=ctx.checkpoint(config))
@@ -62,14 +62,15 @@ def compute_fig7(ctx, size, config, data) -> dict:
 
 def cost_config(ctx: ChapterRun) -> dict:
     size = ctx.size
-    return ctx.config(f"cost-{ctx.profile}", model=size.model, model_config=config_record(build_model(size).config),
+    return ctx.config(f"cost-{ctx.profile}", model=size.model,
+                      model_config=config_record(build_classifier(size).config),
                       device_type=ctx.device.type, throughput=size.throughput.record())
 
 
 def compute_cost(ctx, size) -> dict:
     """Parameters, GMACs and inference throughput of a randomly initialised model."""
     torch.manual_seed(ctx.seed)
-    model = build_model(size)
+    model = build_classifier(size)
     image_shape = (3, model.config.image_size, model.config.image_size)
     return {"parameters": parameter_count(model), "cost": flops(model, image_shape),
             "throughput": measure_throughput({"vit": model}, image_shape, size.throughput, device=ctx.device)}

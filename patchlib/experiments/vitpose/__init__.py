@@ -30,7 +30,7 @@ from ...models.init_weights import INIT_ENV  # noqa: F401
 from ...pose.data import find_coco
 from ..common import ChapterRun
 from .config import BACKBONE_LABELS, BACKBONES, DECODERS, DRY_RUN, PAPER, SIZES, Size  # noqa: F401
-from .pieces import (_coco_mini, _train_one, annotation_files, build_model, cost_config, data_config,  # noqa: F401
+from .pieces import (_coco_mini, _train_one, annotation_files, build_pose_model, cost_config, data_config,  # noqa: F401
                      data_difficulty, measure_costs, qualitative, qualitative_config, train_config)
 from .readers import ablation_table, claims, cost_table, paired_gaps, paper_table, summary  # noqa: F401
 

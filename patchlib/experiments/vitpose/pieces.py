@@ -4,11 +4,14 @@ models' cost (Table 9) and the qualitative predictions. Each piece has its confi
 its compute function."""
 from __future__ import annotations
 
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 
+from ...data.cache import cache_dir
+from ...data.root import DataNotFoundError, resolve_data_root
 from ...measure import flops, measure_throughput, parameter_count
 from ...models import config_record, create_model
 from ...models.init_weights import _init_record, backbone_init, load_backbone_weights
@@ -97,7 +100,7 @@ def data_difficulty(ctx: ChapterRun) -> dict:
 
 # ---- training (paper Table 2: each backbone with each decoder, several seeds) ----
 
-def build_model(ctx: ChapterRun, backbone: str, decoder: str, *, pretrained: bool = False):
+def build_pose_model(ctx: ChapterRun, backbone: str, decoder: str, *, pretrained: bool = False):
     """The profile's model; with `pretrained`, its backbone loaded as INIT_ENV asks (if it does;
     `patchlib.models.init_weights`)."""
     name, overrides = ctx.size.backbones[backbone]
@@ -113,7 +116,8 @@ def train_config(ctx: ChapterRun, backbone: str, decoder: str, seed: int) -> dic
     name = size.backbones[backbone][0]
     return ctx.config(f"train-{backbone}-{decoder}-s{seed}-{ctx.profile}", dataset=size.dataset,
                       train_images=size.train_images, val_images=size.val_images, model=name,
-                      model_config=config_record(build_model(ctx, backbone, decoder).config), train=asdict(size.train),
+                      model_config=config_record(build_pose_model(ctx, backbone, decoder).config),
+                      train=asdict(size.train),
                       augment=asdict(size.augment), **_subset(size), **_init_record(backbone)) | {"seed": seed}
 
 
@@ -123,7 +127,7 @@ def _train_one(ctx: ChapterRun, backbone: str, decoder: str, seed: int) -> dict:
     def compute() -> dict:
         data = load_pose_data(ctx, seed=seed)
         torch.manual_seed(seed)
-        model = build_model(ctx, backbone, decoder, pretrained=True)
+        model = build_pose_model(ctx, backbone, decoder, pretrained=True)
         trained = train_pose(model, data.train, data.val, data.val_annotations, ctx.size.train, seed=seed,
                              device=ctx.device, checkpoint=ctx.checkpoint(config), progress=ctx.progress)
         shape = (3, *ctx.size.image_size)
@@ -135,7 +139,7 @@ def _train_one(ctx: ChapterRun, backbone: str, decoder: str, seed: int) -> dict:
 
 # ---- cost (paper Table 9: parameters, multiply-adds, throughput) ----
 
-def cost_models(ctx: ChapterRun) -> dict:
+def build_cost_models(ctx: ChapterRun) -> dict:
     """{label: (model, image shape)}: the paper's backbones with both decoders at 256x192, and ours."""
     models = {}
     for label, (name, overrides) in ctx.size.cost_models.items():
@@ -143,18 +147,20 @@ def cost_models(ctx: ChapterRun) -> dict:
             models[f"{label} {decoder}"] = (create_model(name, **overrides, decoder=decoder), (3, 256, 192))
     for backbone in BACKBONES:
         for decoder in DECODERS:
-            models[f"ours: {backbone} {decoder}"] = (build_model(ctx, backbone, decoder), (3, *ctx.size.image_size))
+            models[f"ours: {backbone} {decoder}"] = (build_pose_model(ctx, backbone, decoder),
+                                                     (3, *ctx.size.image_size))
     return models
 
 
 def cost_config(ctx: ChapterRun) -> dict:
     return ctx.config(f"cost-{ctx.profile}", device_type=ctx.device.type, protocol=ctx.size.cost_protocol.record(),
-                      models={label: config_record(model.config) for label, (model, _) in cost_models(ctx).items()})
+                      models={label: config_record(model.config)
+                              for label, (model, _) in build_cost_models(ctx).items()})
 
 
 def measure_costs(ctx: ChapterRun) -> dict:
     torch.manual_seed(ctx.seed)
-    models = cost_models(ctx)
+    models = build_cost_models(ctx)
     rows = {label: {"parameters": parameter_count(model), "cost": flops(model, shape), "image_size": list(shape[1:])}
             for label, (model, shape) in models.items()}
     measured = measure_throughput({label: model for label, (model, _) in models.items()},
@@ -176,11 +182,34 @@ def qualitative_config(ctx: ChapterRun) -> dict:
 
 
 def _coco_mini(ctx: ChapterRun) -> Path | None:
-    """The real coco-mini-val2017 fixture in the data root, if it is there."""
-    from ...data.cifar import resolve_data_root
+    """The real coco-mini-val2017 fixture in the data root, if it is there and can be read (a
+    damaged one is left out with a warning: see `_coco_mini_status`)."""
+    return _coco_mini_status(ctx)[0]
 
+
+def _coco_mini_status(ctx: ChapterRun) -> tuple[Path | None, str | None]:
+    """(fixture, None) if the coco-mini-val2017 fixture is in the data root and extracts; (None, None)
+    if it is not there; (None, note) if it is there but cannot be read (damaged, or not COCO's
+    layout). The fixture only feeds the optional out-of-domain figure, so its own errors leave the
+    figure out, with a warning and a note for the page, instead of failing the chapter."""
     path = resolve_data_root(ctx.data_root) / COCO_MINI
-    return path if path.is_file() else None
+    if not path.is_file():
+        return None, None
+    try:
+        find_coco(path.parent, "val2017")
+    except DataNotFoundError as error:  # not NoSpaceError (a full cache disk): that is for the user to fix
+        return None, _coco_mini_note(ctx, path, error)
+    return path, None
+
+
+def _coco_mini_note(ctx: ChapterRun, path: Path, error: Exception) -> str:
+    """The page's note on an unreadable fixture (no absolute paths: it goes into the record); the
+    warning gives the full message."""
+    note = (f"the coco-mini fixture at {path} could not be read ({type(error).__name__}: {error}); the "
+            "out-of-domain figure is left out")
+    warnings.warn(f"{note}. Replace {path} with a good copy to draw it.", stacklevel=3)
+    root, cache = str(resolve_data_root(ctx.data_root)), str(cache_dir())
+    return note.replace(root, "<data root>").replace(cache, "<cache>")
 
 
 def trained_model(ctx: ChapterRun, backbone: str, decoder: str, seed: int):
@@ -192,7 +221,7 @@ def trained_model(ctx: ChapterRun, backbone: str, decoder: str, seed: int):
         raise FileNotFoundError(f"no finished training checkpoint at {path} for {config['name']}: the qualitative "
                                 "figure needs the trained weights; recompute the training runs with force={'train', "
                                 "'qualitative'} (or delete the stored train record)")
-    model = build_model(ctx, backbone, decoder)
+    model = build_pose_model(ctx, backbone, decoder)
     model.load_state_dict(state["model"])
     return model.to(ctx.device).eval()
 
@@ -213,10 +242,17 @@ def qualitative(ctx: ChapterRun) -> dict:
             predictions[f"{backbone}-{decoder}"] = data.val.to_results([shown[i] for i in indices.tolist()], points,
                                                                        scores)
     result = {"images": shown_images, "predictions": predictions, "coco_mini": None, "data": data.identity}
-    fixture = _coco_mini(ctx)
+    fixture, note = _coco_mini_status(ctx)
+    coco = None
     if fixture is not None:
         annotations, image_dir = find_coco(fixture.parent, "val2017")
-        coco = TopDownDataset(annotations, image_dir, image_size=ctx.size.image_size)
+        try:
+            coco = TopDownDataset(annotations, image_dir, image_size=ctx.size.image_size)
+        except ValueError as error:  # the fixture's annotations are unusable: leave the optional figure out
+            note = _coco_mini_note(ctx, fixture, error)
+    if note is not None:  # only then: the records of a good or absent fixture keep their content
+        result["coco_mini_note"] = note
+    if coco is not None:
         scores = evaluate_pose(trained_model(ctx, "vit", "classic", ctx.seed), coco, annotations, device=ctx.device)
         result["coco_mini"] = {"predictions": scores.pop("results"), "scores": scores, "people": len(coco),
                                "fixture": file_digest(fixture)}

@@ -211,6 +211,9 @@ def _captions(records: dict, num: _Numbers) -> dict[str, str]:
 
 def _coco_mini(records: dict, num: _Numbers) -> str:
     coco = records["qualitative"]["result"]["coco_mini"]
+    note = records["qualitative"]["result"].get("coco_mini_note")
+    if coco is None and note:  # the fixture was found but could not be read: say so, not "absent"
+        return f"*{note[0].upper()}{note[1:]}.*"
     if coco is None:
         return ("This run has no predictions on real people: it was computed without the coco-mini-val2017 fixture "
                 "(put `coco-mini-val2017.tar.gz` in the data root and recompute the qualitative record to add them).")
