@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 import os
+import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -84,6 +85,16 @@ class TrainConfig:
             raise ValueError("TrainConfig.lr must be positive, got 0")
         if self.label_smoothing >= 1:
             raise ValueError(f"TrainConfig.label_smoothing must be below 1, got {self.label_smoothing!r}")
+        check_grad_clip(self.grad_clip, "TrainConfig")
+
+
+def check_grad_clip(value, owner: str) -> None:
+    """A gradient-clipping norm is None (no clipping) or a finite positive number: NaN would train
+    silently to NaN weights, and a negative norm means nothing."""
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{owner}.grad_clip must be None (no clipping) or a finite number > 0, got {value!r}")
 
 
 def lr_factor(step: int, total_steps: int, warmup_steps: int, schedule: str) -> float:
@@ -177,9 +188,15 @@ def save_checkpoint(path: Path, state: dict) -> None:
     every rank waits until it is written."""
     if distributed.is_main():
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        torch.save(state, tmp)
-        os.replace(tmp, path)
+        # A temporary name of its own (never a fixed one two runs could share), removed on failure.
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        os.close(fd)
+        try:
+            torch.save(state, tmp)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
     distributed.barrier()
 
 
@@ -220,9 +237,11 @@ def _in_group_order(saved: dict, optimizer) -> dict:
 
 class TimeEstimate:
     """Prints once how long this call's training will take on this device, from the time of its
-    first steps (the very first step, which includes one-off set-up, is not counted)."""
+    first steps (the very first step, which includes one-off set-up, is not counted). It is a rough
+    estimate and says so: a machine under other load times its first steps slowly (one probe read
+    6x high with three timed steps), so it times ten."""
 
-    def __init__(self, epochs: int, steps_per_epoch: int, *, timed_steps: int = 3, enabled: bool = True):
+    def __init__(self, epochs: int, steps_per_epoch: int, *, timed_steps: int = 10, enabled: bool = True):
         self.epochs, self.steps_per_epoch, self.timed_steps = epochs, steps_per_epoch, timed_steps
         self.done, self.count, self.tic = not enabled, 0, 0.0
 
@@ -235,9 +254,10 @@ class TimeEstimate:
         elif self.count == self.timed_steps + 1 or self.count == self.epochs * self.steps_per_epoch:
             self.done = True
             per_step = (time.perf_counter() - self.tic) / (self.count - 1)
-            tqdm.write(f"estimated training time here: {_duration(per_step * self.epochs * self.steps_per_epoch)} "
-                       f"({self.epochs} epoch(s) of {self.steps_per_epoch} steps at {per_step:.3g} s per step, "
-                       f"timed over steps 2-{self.count}; evaluation not included)")
+            tqdm.write(f"rough estimate of the training time here: "
+                       f"{_duration(per_step * self.epochs * self.steps_per_epoch)} ({self.epochs} epoch(s) of "
+                       f"{self.steps_per_epoch} steps at {per_step:.3g} s per step, timed over steps 2-{self.count}; "
+                       "evaluation not included; other load on this machine makes it high)")
 
 
 def _duration(seconds: float) -> str:

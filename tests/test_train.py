@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -83,8 +85,53 @@ def test_channel_stats_and_evaluate(tiny_data):
 def test_a_run_prints_its_estimated_time_once_after_its_first_steps(tiny_data, capsys):
     """Issue 10 §2: the estimate comes from timed steps (the first, with its set-up, not counted)."""
     train(tiny_model(), tiny_data, CONFIG, seed=1, progress=True)
-    lines = [line for line in capsys.readouterr().out.splitlines() if "estimated training time" in line]
+    lines = [line for line in capsys.readouterr().out.splitlines() if "estimate of the training time" in line]
     assert len(lines) == 1, lines
-    assert "3 epoch(s) of 4 steps" in lines[0] and "timed over steps 2-4" in lines[0]
+    assert "3 epoch(s) of 4 steps" in lines[0] and "timed over steps 2-11" in lines[0]
     train(tiny_model(), tiny_data, CONFIG, seed=1, progress=False)
-    assert "estimated" not in capsys.readouterr().out
+    assert "estimate" not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("bad", [float("nan"), -1.0, 0.0, float("inf"), True, "1"])
+def test_a_gradient_clip_is_none_or_a_finite_positive_norm(bad):
+    from patchlib.pose.train import PoseTrainConfig
+
+    with pytest.raises(ValueError, match="TrainConfig.grad_clip"):
+        TrainConfig(epochs=1, grad_clip=bad)
+    with pytest.raises(ValueError, match="PoseTrainConfig.grad_clip"):
+        PoseTrainConfig(epochs=1, grad_clip=bad)
+    assert TrainConfig(epochs=1, grad_clip=None).grad_clip is None and TrainConfig(epochs=1, grad_clip=0.5)
+
+
+def test_checkpoints_are_written_through_a_temporary_file_of_their_own(tmp_path, monkeypatch):
+    """Two runs writing one checkpoint never share a temporary name; a failed write leaves nothing."""
+    from patchlib import train as train_module
+
+    path = tmp_path / "run.pt"
+    seen = []
+    real_save = torch.save
+    monkeypatch.setattr(train_module.torch, "save", lambda state, f: seen.append(f) or real_save(state, f))
+    train_module.save_checkpoint(path, {"a": 1})
+    train_module.save_checkpoint(path, {"a": 2})
+    assert torch.load(path)["a"] == 2 and len(set(seen)) == 2 and all(Path(f).parent == tmp_path for f in seen)
+
+    def full_disk(state, f):
+        Path(f).write_bytes(b"partial")
+        raise RuntimeError("No space left on device")
+
+    monkeypatch.setattr(train_module.torch, "save", full_disk)
+    with pytest.raises(RuntimeError, match="No space"):
+        train_module.save_checkpoint(path, {"a": 3})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run.pt"] and torch.load(path)["a"] == 2
+
+
+def test_the_time_estimate_times_ten_steps_and_says_it_is_rough(capsys):
+    from patchlib.train import TimeEstimate
+
+    estimate = TimeEstimate(epochs=2, steps_per_epoch=20)
+    for _ in range(10):
+        estimate.step_done()
+    assert capsys.readouterr().out == ""          # not yet: the first step is set-up, then ten are timed
+    estimate.step_done()
+    out = capsys.readouterr().out
+    assert "rough estimate" in out and "timed over steps 2-11" in out

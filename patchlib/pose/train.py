@@ -33,7 +33,7 @@ from torch import nn
 from .. import distributed
 from ..data import normalize
 from ..runtime import autocast, resolve_device
-from ..train import EpochStreams, Task, fit
+from ..train import EpochStreams, Task, check_grad_clip, fit
 from .evaluate import evaluate_keypoints
 from .heatmaps import decode, encode, flip_heatmaps
 
@@ -62,6 +62,7 @@ class PoseTrainConfig:
 
     def __post_init__(self):
         object.__setattr__(self, "milestones", tuple(self.milestones))
+        check_grad_clip(self.grad_clip, "PoseTrainConfig")
         for name in ("epochs", "batch_size", "eval_every"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
