@@ -8,6 +8,7 @@ LayerNorm2d, the 1x1-conv MLP) serve MobileViT's stages and stems.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import numbers
 from functools import lru_cache
@@ -16,6 +17,9 @@ import torch
 import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
+from torch.nn.attention import SDPBackend, sdpa_kernel
+
+from .runtime import attention_mode
 
 
 def to_2tuple(value: int | tuple[int, int]) -> tuple[int, int]:
@@ -93,6 +97,22 @@ def resize_pos_embed(pos_embed: torch.Tensor, new_grid: tuple[int, int], *, old_
     return torch.cat([prefix, grid_tokens], dim=1)
 
 
+@contextlib.contextmanager
+def attention_precision(q: torch.Tensor):
+    """The attention's precision inside `patchlib.runtime.autocast` (its `attention_mode`): under bf16
+    autocast with mode "fp32", autocast is switched off and the yielded cast makes q, k, v float32;
+    with mode "math", PyTorch's math kernel replaces the fused ones; otherwise nothing changes."""
+    mode = attention_mode()
+    if mode == "fp32" and torch.is_autocast_enabled(q.device.type):
+        with torch.autocast(q.device.type, enabled=False):
+            yield lambda t: t.float()
+    elif mode == "math":
+        with sdpa_kernel(SDPBackend.MATH):
+            yield lambda t: t
+    else:
+        yield lambda t: t
+
+
 class Attention(nn.Module):
     """Multi-head self-attention (ViT Eq. 2; Vaswani et al., 2017).
 
@@ -116,12 +136,14 @@ class Attention(nn.Module):
     def forward(self, x: torch.Tensor, *, return_attention: bool = False, return_cls_attention: bool = False):
         q, k, v = rearrange(self.qkv(x), "b n (three h d) -> three b h n d", three=3, h=self.heads)
         scale = self.head_dim ** -0.5
-        if return_attention:
-            attention = (q @ k.transpose(-2, -1) * scale).softmax(dim=-1)                # [B, h, N, N]
-            out = attention @ v
-        else:
-            out = F.scaled_dot_product_attention(q, k, v)
-            attention = (q[:, :, :1] @ k.transpose(-2, -1) * scale).softmax(dim=-1) if return_cls_attention else None
+        with attention_precision(q) as cast:
+            q, k, v = cast(q), cast(k), cast(v)
+            if return_attention:
+                attention = (q @ k.transpose(-2, -1) * scale).softmax(dim=-1)                # [B, h, N, N]
+                out = attention @ v
+            else:
+                out = F.scaled_dot_product_attention(q, k, v)
+                attention = (q[:, :, :1] @ k.transpose(-2, -1) * scale).softmax(dim=-1) if return_cls_attention else None
         out = self.proj(rearrange(out, "b h n d -> b n (h d)"))
         return (out, attention) if return_attention or return_cls_attention else out
 

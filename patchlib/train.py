@@ -39,7 +39,7 @@ from tqdm.auto import tqdm
 from . import distributed
 from .data import DataSplits, ImageData, iterate_batches, normalize
 from .data.augment import channel_stats, rand_augment, random_crop_flip
-from .runtime import autocast, resolve_device
+from .runtime import autocast, check_precision, resolve_device
 
 
 AUGMENTATIONS = {
@@ -63,16 +63,20 @@ class TrainConfig:
     label_smoothing: float = 0.1
     augment: str = "crop_flip"        # one of AUGMENTATIONS
     grad_clip: float | None = 1.0
-    precision: str = "auto"           # "fp32", "bf16" or "auto" (bf16 on CUDA, fp32 on CPU)
+    precision: str = "auto"           # one of patchlib.runtime.PRECISIONS ("auto": bf16 on CUDA, fp32 elsewhere)
     eval_batch_size: int = 512
+    # Speed options added after the first records (see `record`): AdamW's implementation (`ADAMW_IMPLS`)
+    # and torch.compile of the training forward (opt-in; the compiled and eager loss curves agree, tests/test_engine.py).
+    adamw_impl: str = "default"
+    compile: bool = False
 
     def __post_init__(self):
         if self.schedule not in ("cosine", "onecycle"):
             raise ValueError(f"unknown schedule {self.schedule!r}; use 'cosine' or 'onecycle'")
         if self.augment not in AUGMENTATIONS:
             raise ValueError(f"unknown augment {self.augment!r}; use one of {', '.join(AUGMENTATIONS)}")
-        if self.precision not in ("auto", "fp32", "bf16"):
-            raise ValueError(f"unknown precision {self.precision!r}; use 'auto', 'fp32' or 'bf16'")
+        check_precision(self.precision, "TrainConfig.precision")
+        check_speed_options(self, "TrainConfig")
         for name in ("epochs", "batch_size", "eval_batch_size"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -86,6 +90,43 @@ class TrainConfig:
         if self.label_smoothing >= 1:
             raise ValueError(f"TrainConfig.label_smoothing must be below 1, got {self.label_smoothing!r}")
         check_grad_clip(self.grad_clip, "TrainConfig")
+
+    def record(self) -> dict:
+        """This config as a record's `train` entry (`record_fields`)."""
+        return record_fields(self)
+
+
+# AdamW's implementations in PyTorch: "default" (PyTorch's choice: foreach on CUDA, a loop over the
+# parameters on CPU), "foreach" (multi-tensor) or "fused" (one kernel).
+ADAMW_IMPLS = ("default", "foreach", "fused")
+
+# Options added to the training configs after records had been computed, with the value every earlier
+# record was computed with: a record keeps such a field only when it differs, so adding an option that
+# changes nothing keeps every earlier record's configuration (and cache key) as it was.
+LATER_FIELDS = {"adamw_impl": "default", "compile": False}
+
+
+def record_fields(config) -> dict:
+    """A training config (`TrainConfig`, `PoseTrainConfig`) as the dict a record keeps: every field,
+    except the `LATER_FIELDS` still at the value earlier records were computed with."""
+    return {name: value for name, value in asdict(config).items()
+            if not (name in LATER_FIELDS and value == LATER_FIELDS[name])}
+
+
+def check_speed_options(config, owner: str) -> None:
+    """Refuse an unknown AdamW implementation or a non-boolean compile flag, naming the choices."""
+    if config.adamw_impl not in ADAMW_IMPLS:
+        raise ValueError(f"{owner}.adamw_impl: unknown AdamW implementation {config.adamw_impl!r}; "
+                         f"use one of {', '.join(ADAMW_IMPLS)}")
+    if not isinstance(config.compile, bool):
+        raise ValueError(f"{owner}.compile must be True or False, got {config.compile!r}")
+
+
+def make_adamw(groups: list[dict], config) -> torch.optim.AdamW:
+    """AdamW over `groups` at the config's peak learning rate, in its `adamw_impl`."""
+    impl = {"default": {}, "foreach": {"foreach": True}, "fused": {"fused": True}}[
+        getattr(config, "adamw_impl", LATER_FIELDS["adamw_impl"])]
+    return torch.optim.AdamW(groups, lr=config.lr, **impl)
 
 
 def check_grad_clip(value, owner: str) -> None:
@@ -269,7 +310,8 @@ def _duration(seconds: float) -> str:
 class Task:
     """What `fit` trains a model to do. A task sets `config` (a frozen dataclass with at least
     epochs, lr, weight_decay and grad_clip; checkpoints record it whole) and `steps_per_epoch`, and
-    implements `batches`, `training_step`, `schedule` and `evaluate`; the rest has defaults."""
+    implements `batches`, `training_step`, `schedule` and `evaluate`; the rest has defaults. The
+    config's speed options (`adamw_impl`, `compile`; see `TrainConfig`) are optional."""
     config: Any
     steps_per_epoch: int
     eval_every: int = 1  # epochs between evaluations (the last epoch is always evaluated)
@@ -280,7 +322,8 @@ class Task:
 
     def training_step(self, model: nn.Module, batch, streams: EpochStreams) -> tuple[torch.Tensor, dict]:
         """(the mean loss over this rank's part of the batch, counts to add up over the epoch:
-        "seen", the number of examples, and any others `train_metrics` reads)."""
+        "seen", the number of examples (an int), and any others `train_metrics` reads: ints or
+        tensors left on the device, which `fit` reads once per epoch, never per step)."""
         raise NotImplementedError
 
     def schedule(self, step: int, total_steps: int) -> float:
@@ -304,6 +347,16 @@ class Task:
         return f"train loss {entry['train_loss']:.3g}"
 
 
+PROGRESS_EVERY = 50  # training steps between progress-bar updates of the running loss (each reads the device once)
+
+
+def host_values(sums: dict) -> dict:
+    """`sums` with every tensor read to a Python float, in one transfer from the device."""
+    names = [name for name, value in sums.items() if torch.is_tensor(value)]
+    values = torch.stack([sums[name].double().reshape(()) for name in names]).tolist() if names else []
+    return sums | dict(zip(names, values))
+
+
 def fit(model: nn.Module, task: Task, *, seed: int, device: str | torch.device | None = None,
         checkpoint: str | Path | None = None, progress: bool = True, stop_after_epochs: int | None = None,
         step_hook: Callable[[int, int], None] | None = None) -> dict:
@@ -323,12 +376,14 @@ def fit(model: nn.Module, task: Task, *, seed: int, device: str | torch.device |
     config, steps_per_epoch = task.config, task.steps_per_epoch
     total_steps = steps_per_epoch * config.epochs
     groups = parameter_groups(model, config.weight_decay, task.lr_scales(model))
-    optimizer = torch.optim.AdamW(groups, lr=config.lr)
+    optimizer = make_adamw(groups, config)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, [lambda step, s=group["lr_scale"]: s * task.schedule(step, total_steps) for group in groups])
     checkpoint = Path(checkpoint) if checkpoint is not None else None
     history, start_epoch, train_time = resume(checkpoint, config, model, optimizer, scheduler, device)
     trained = distributed.wrap(model, device)
+    if getattr(config, "compile", LATER_FIELDS["compile"]):
+        trained = torch.compile(trained)  # the forward and backward of training steps; evaluation stays eager
 
     progress = progress and distributed.is_main()
     end_epoch = config.epochs if stop_after_epochs is None else min(config.epochs, start_epoch + stop_after_epochs)
@@ -344,13 +399,16 @@ def fit(model: nn.Module, task: Task, *, seed: int, device: str | torch.device |
                 step_hook(epoch * steps_per_epoch + batch_index, total_steps)
             loss, counts = task.training_step(trained, batch, streams)
             optimisation_step(loss, trained, optimizer, scheduler, config.grad_clip)
-            sums["loss"] += loss.item() * counts["seen"]
+            # Sums stay where they are computed (on the device): no step waits for the device to report.
+            sums["loss"] = sums["loss"] + loss.detach().float() * counts["seen"]
             for name, count in counts.items():
                 sums[name] = sums.get(name, 0) + count
-            bar.set_postfix(loss=f"{sums['loss'] / sums['seen']:.3g}",
-                            **{name: f"{value:.3g}" for name, value in task.train_metrics(sums).items()})
+            if progress and (batch_index + 1) % PROGRESS_EVERY == 0:  # one read of the device per PROGRESS_EVERY steps
+                read = host_values(sums)
+                bar.set_postfix(loss=f"{read['loss'] / read['seen']:.3g}",
+                                **{name: f"{value:.3g}" for name, value in task.train_metrics(read).items()})
             estimate.step_done()
-        sums = dict(zip(sums, distributed.sum_over_ranks(*sums.values())))
+        sums = dict(zip(sums, distributed.sum_over_ranks(*host_values(sums).values())))
         epoch_time = time.perf_counter() - tic
         train_time += epoch_time
         evaluated = (epoch + 1) % task.eval_every == 0 or epoch + 1 == config.epochs
@@ -374,16 +432,16 @@ def evaluate(model: nn.Module, data: ImageData, *, mean, std, device: torch.devi
              batch_size: int = 512, precision: str = "auto") -> dict:
     """Top-1 accuracy (%) and mean cross-entropy on `data` (split over the ranks of a multi-process run)."""
     model.eval()
-    loss_sum, correct = 0.0, 0
+    sums = {"loss": 0.0, "correct": 0}  # on the device until the end
     part = distributed.split_evenly(len(data))
     for start in range(part.start, part.stop, batch_size):
         stop = min(start + batch_size, part.stop)
         images, labels = normalize(data.images[start:stop].to(device), mean, std), data.labels[start:stop].to(device)
         with autocast(device, precision):
             logits = model(images)
-        loss_sum += F.cross_entropy(logits.float(), labels, reduction="sum").item()
-        correct += (logits.argmax(dim=1) == labels).sum().item()
-    loss_sum, correct = distributed.sum_over_ranks(loss_sum, correct)
+        sums["loss"] = sums["loss"] + F.cross_entropy(logits.float(), labels, reduction="sum").double()
+        sums["correct"] = sums["correct"] + (logits.argmax(dim=1) == labels).sum()
+    loss_sum, correct = distributed.sum_over_ranks(*host_values(sums).values())
     return {"loss": loss_sum / len(data), "acc": 100.0 * correct / len(data)}
 
 
@@ -425,7 +483,7 @@ class ClassificationTask(Task):
         images, labels = normalize(images.to(self.device), self.mean, self.std), labels.to(self.device)
         with autocast(self.device, self.config.precision):
             loss, logits = self.loss_fn(model, images, labels, streams.shared)
-        return loss, {"correct": (logits.argmax(dim=1) == labels).sum().item(), "seen": len(labels)}
+        return loss, {"correct": (logits.argmax(dim=1) == labels).sum(), "seen": len(labels)}
 
     def schedule(self, step: int, total_steps: int) -> float:
         return lr_factor(step, total_steps, self.warmup_steps, self.config.schedule)

@@ -32,8 +32,8 @@ from torch import nn
 
 from .. import distributed
 from ..data import normalize
-from ..runtime import autocast, resolve_device
-from ..train import EpochStreams, Task, check_grad_clip, fit
+from ..runtime import autocast, check_precision, resolve_device
+from ..train import EpochStreams, Task, check_grad_clip, check_speed_options, fit, record_fields
 from .evaluate import evaluate_keypoints
 from .heatmaps import decode, encode, flip_heatmaps
 
@@ -55,10 +55,12 @@ class PoseTrainConfig:
     milestones: tuple[float, ...] = (170 / 210, 200 / 210)  # step decay points, fractions of training
     sigma: float = 2.0                        # Gaussian std of the targets, heatmap pixels
     grad_clip: float | None = 1.0             # the official configs' max_norm
-    precision: str = "auto"                   # of training steps; evaluation always runs in fp32
+    precision: str = "auto"                   # of training steps (patchlib.runtime.PRECISIONS); evaluation runs in fp32
     flip_test: bool = True
     eval_every: int = 1                       # epochs between evaluations (the last epoch always)
     num_workers: int = 0                      # DataLoader processes (0: load in the training process)
+    adamw_impl: str = "default"               # speed options, as TrainConfig's (patchlib.train.LATER_FIELDS)
+    compile: bool = False
 
     def __post_init__(self):
         object.__setattr__(self, "milestones", tuple(self.milestones))
@@ -83,8 +85,12 @@ class PoseTrainConfig:
             raise ValueError(f"unknown schedule {self.schedule!r}; use one of {', '.join(SCHEDULES)}")
         if any(not 0 < m < 1 for m in self.milestones):
             raise ValueError(f"PoseTrainConfig.milestones are fractions of training in (0, 1), got {self.milestones}")
-        if self.precision not in ("auto", "fp32", "bf16"):
-            raise ValueError(f"unknown precision {self.precision!r}; use 'auto', 'fp32' or 'bf16'")
+        check_precision(self.precision, "PoseTrainConfig.precision")
+        check_speed_options(self, "PoseTrainConfig")
+
+    def record(self) -> dict:
+        """This config as a record's `train` entry (`patchlib.train.record_fields`)."""
+        return record_fields(self)
 
 
 def pose_lr_factor(step: int, total_steps: int, config: PoseTrainConfig) -> float:

@@ -3,7 +3,6 @@
 ConvMixer trained with the convmixer-cifar10 recipe; then the cells' inference throughput."""
 from __future__ import annotations
 
-from dataclasses import asdict
 
 import torch
 
@@ -26,7 +25,7 @@ def cell_config(ctx: ChapterRun, kernel_size: int, patch_size: int, seed: int | 
     suffix = "" if seed in (None, ctx.seed) else f"-s{seed}"
     config = ctx.config(f"grid-k{kernel_size}-p{patch_size}{suffix}-{ctx.profile}", dataset=ctx.profile_dataset(),
                         n_train=size.grid_n_train, n_test=size.n_test, model=size.grid_model,
-                        model_config=_model_config(size.grid_model, overrides), train=asdict(size.grid_train),
+                        model_config=_model_config(size.grid_model, overrides), train=size.grid_train.record(),
                         channels_last=size.channels_last)
     return config | {"seed": seed} if suffix else config
 
@@ -36,7 +35,7 @@ def recipe_config(ctx: ChapterRun) -> dict:
     return ctx.config(f"recipe-{ctx.profile}", dataset=ctx.profile_dataset(), n_train=size.recipe_n_train,
                       n_test=size.n_test, model=size.recipe_model,
                       model_config=_model_config(size.recipe_model, size.recipe_overrides),
-                      train=asdict(size.recipe_train), channels_last=size.channels_last)
+                      train=size.recipe_train.record(), channels_last=size.channels_last)
 
 
 def throughput_config(ctx: ChapterRun, cells: list[dict]) -> dict:

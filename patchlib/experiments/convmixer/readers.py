@@ -6,7 +6,7 @@ nothing that needs a model."""
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -233,7 +233,7 @@ def recipe_claim(records: dict) -> Claim:
     recipe_acc = recipe_run["result"]["final"]["test_acc"]
     recipe_train = recipe_run["config"]["train"]
     exact_recipe = (recipe_run["config"]["model_config"] == EXACT_RECIPE_MODEL
-                    and recipe_train == asdict(recipe(25)))
+                    and recipe_train == recipe(25).record())
     published = PAPER["recipe_result"]["value"]
     command = PAPER["recipe_command"]["value"]
     condition = (f"only a run of the exact README recipe is judged ({command['model']}, k={command['kernel_size']}, "

@@ -4,7 +4,6 @@ reorganisation switched on (`offshelf`), fine-tuned with it under the keep-rate 
 builder (`<piece>_config(ctx)`, whose hash names the record) and its compute function."""
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Callable
 
 import torch
@@ -114,7 +113,7 @@ def finetune_config(ctx: ChapterRun, keep_rate: float, fuse: bool | None, seed: 
     suffix = f"-s{seed}" if extra else ""
     return _base_config(
         ctx, f"finetune-{ctx.profile}-{_point_name(keep_rate, fuse)}{suffix}", **extra, keep_rate=keep_rate, fuse=fuse,
-        train=asdict(size.finetune), n_finetune=size.n_finetune,
+        train=size.finetune.record(), n_finetune=size.n_finetune,
         schedule={"start": size.schedule_start, "ramp": size.schedule_ramp},
         # the control is also evaluated off the shelf at every keep rate (same extra training, no EViT training)
         eval_keep_rates=list(size.offshelf_keep_rates) if fuse is None else [keep_rate])

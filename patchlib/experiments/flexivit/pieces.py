@@ -4,7 +4,7 @@ evaluation at every patch size, the throughput per patch size, Fig. 4 (§3.4) an
 frontier (beyond the papers)."""
 from __future__ import annotations
 
-from dataclasses import asdict, replace
+from dataclasses import replace
 
 import torch
 import torch.nn.functional as F
@@ -67,14 +67,14 @@ def train_config(ctx: ChapterRun, role: str, seed: int | None = None) -> dict:
                    model_config=config_record(build_role_model(size, role).config))
     config = config | {"seed": seed}
     if role in FIXED:
-        return config | {"train": asdict(size.train), "objective": "cross-entropy at the model's patch size"}
+        return config | {"train": size.train.record(), "objective": "cross-entropy at the model's patch size"}
     if role == "flexi":
-        return config | {"train": asdict(size.train),
+        return config | {"train": size.train.record(),
                          # Since the one training engine the draw comes from the run's explicit "shared"
                          # generator (patchlib.train.epoch_streams). The text stays until the planned clean
                          # recompute, because it keys the stored records; it must then say so.
                          "objective": "cross-entropy at a patch size drawn uniformly per step (global torch RNG)"}
-    return config | {"train": asdict(replace(size.train, epochs=size.distill_epochs)),
+    return config | {"train": replace(size.train, epochs=size.distill_epochs).record(),
                      "objective": "KL(teacher || student), student at a uniformly drawn patch size, same view",
                      "temperature": size.distill_temperature, "teacher": train_config(ctx, "vit_small"),
                      "init": "teacher (init_from_vit: PI-resized kernel, resized position embeddings)"}

@@ -3,7 +3,6 @@ curve (v2 Fig. 1), the table of ImageNet variants (v1 Table 4, v2 Table 6), the 
 trained with the ViT chapter's recipe (v2 Table 1's question), and their throughput."""
 from __future__ import annotations
 
-from dataclasses import asdict
 
 import torch
 
@@ -104,7 +103,7 @@ def train_config(ctx: ChapterRun, version: str) -> dict:
     name, overrides = size.models[version]
     return ctx.config(f"train-{version}-{ctx.profile}", dataset=ctx.profile_dataset(), n_train=size.n_train,
                       n_test=size.n_test, model=name, model_config=config_record(create_model(name, **overrides).config),
-                      train=asdict(size.train), channels_last=size.channels_last)
+                      train=size.train.record(), channels_last=size.channels_last)
 
 
 def _train_one(ctx: ChapterRun, version: str) -> dict:

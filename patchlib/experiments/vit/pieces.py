@@ -7,7 +7,6 @@
 """
 from __future__ import annotations
 
-from dataclasses import asdict
 
 import torch
 from torch import nn
@@ -30,7 +29,7 @@ def fig7_config(ctx: ChapterRun) -> dict:
     size = ctx.size
     return ctx.config(f"fig7-{ctx.profile}", dataset=ctx.profile_dataset(), n_train=size.n_train,
                       n_test=size.n_test, model=size.model, model_config=config_record(build_classifier(size).config),
-                      train=asdict(size.train), attention_images=size.attention_images, components=size.components)
+                      train=size.train.record(), attention_images=size.attention_images, components=size.components)
 
 
 def compute_fig7(ctx, size, config, data) -> dict:

@@ -117,7 +117,7 @@ def train_config(ctx: ChapterRun, backbone: str, decoder: str, seed: int) -> dic
     return ctx.config(f"train-{backbone}-{decoder}-s{seed}-{ctx.profile}", dataset=size.dataset,
                       train_images=size.train_images, val_images=size.val_images, model=name,
                       model_config=config_record(build_pose_model(ctx, backbone, decoder).config),
-                      train=asdict(size.train),
+                      train=size.train.record(),
                       augment=asdict(size.augment), **_subset(size), **_init_record(backbone)) | {"seed": seed}
 
 
