@@ -19,7 +19,7 @@ import copy
 import json
 import statistics
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 import torch
@@ -43,15 +43,15 @@ class Workload:
     attention: bool                     # has softmax attention (the attention variants apply)
     convolutional: bool                 # channels_last applies
     precision_now: str                  # the cpu profile's precision today
-    notes: list[str] = field(default_factory=list)
+    channels_last_now: bool = False     # ... and its memory format
 
 
 def classification(chapter: str, label: str, build, size: int, batch: int, *, attention: bool,
-                   convolutional: bool, precision_now: str) -> Workload:
+                   convolutional: bool, precision_now: str, channels_last_now: bool = False) -> Workload:
     return Workload(chapter, label, build, (3, size, size), batch,
                     lambda out, y: F.cross_entropy(out.float(), y, label_smoothing=0.1),
                     lambda n: torch.randint(0, 10, (n,), generator=torch.Generator().manual_seed(1)),
-                    attention, convolutional, precision_now)
+                    attention, convolutional, precision_now, channels_last_now)
 
 
 def workloads() -> list[Workload]:
@@ -77,12 +77,12 @@ def workloads() -> list[Workload]:
     found.append(classification("convmixer", f"{size.recipe_model} {size.recipe_overrides} (recipe)",
                                 lambda s=size: create_model(s.recipe_model, **s.recipe_overrides), 32,
                                 size.recipe_train.batch_size, attention=False, convolutional=True,
-                                precision_now=size.recipe_train.precision))
+                                precision_now=size.recipe_train.precision, channels_last_now=size.channels_last))
     size = mobilevit.SIZES["cpu"]
     for version, (name, overrides) in size.models.items():
         found.append(classification("mobilevit", f"{version}: {name}", lambda n=name, o=overrides: create_model(n, **o),
                                     32, size.train.batch_size, attention=version == "v1", convolutional=True,
-                                    precision_now=size.train.precision))
+                                    precision_now=size.train.precision, channels_last_now=size.channels_last))
     size = vitpose.SIZES["cpu"]
     height, width = size.image_size
     for backbone, (name, overrides) in size.backbones.items():
@@ -106,6 +106,8 @@ def candidates(workload: Workload, with_compile: bool) -> dict[str, dict]:
     if workload.convolutional:
         found["fp32 channels_last"] = {"channels_last": True}
         found["bf16 channels_last"] = {"precision": "bf16", "channels_last": True}
+        if workload.attention:
+            found["bf16_fp32_attention channels_last"] = {"precision": "bf16_fp32_attention", "channels_last": True}
     if with_compile:
         found["fp32 compiled"] = {"compile": True}
     return {name: {"precision": "fp32", "adamw_impl": "default", "channels_last": False, "compile": False} | settings
@@ -146,6 +148,14 @@ class Trainer:
         return steps * self.workload.batch_size / (time.perf_counter() - tic)
 
 
+def today_candidate(workload: Workload, trainers: dict) -> str:
+    """The candidate that trains as the chapter's cpu profile does today ("auto" is fp32 on a CPU)."""
+    precision = "fp32" if workload.precision_now == "auto" else workload.precision_now
+    wanted = {"precision": precision, "adamw_impl": "default", "channels_last": workload.channels_last_now,
+              "compile": False}
+    return next(name for name, trainer in trainers.items() if trainer.settings == wanted)
+
+
 def benchmark(workload: Workload, args: argparse.Namespace) -> dict:
     torch.manual_seed(0)
     model = workload.build()
@@ -162,10 +172,14 @@ def benchmark(workload: Workload, args: argparse.Namespace) -> dict:
         for name in names[round_index % len(names):] + names[:round_index % len(names)]:  # a rotating order
             rates[name].append(trainers[name].time(args.steps))
     ratios = {name: statistics.median(r / f for r, f in zip(rates[name], rates["fp32"])) for name in names}
+    today = today_candidate(workload, trainers)
+    to_today = {name: statistics.median(r / t for r, t in zip(rates[name], rates[today])) for name in names}
     return {"chapter": workload.chapter, "model": workload.label, "batch_size": workload.batch_size,
             "input": list(workload.input_shape), "precision_now": workload.precision_now,
+            "channels_last_now": workload.channels_last_now, "today": today,
             "candidates": {name: {"images_per_s": statistics.median(rates[name]), "rounds": rates[name],
-                                  "ratio_to_fp32": ratios[name], "compile_s": trainers[name].compile_s,
+                                  "ratio_to_fp32": ratios[name], "ratio_to_today": to_today[name],
+                                  "compile_s": trainers[name].compile_s,
                                   "settings": trainers[name].settings} for name in names}}
 
 
@@ -190,10 +204,12 @@ def main() -> None:
         measured = benchmark(workload, args)
         results.append(measured)
         print(f"\n{workload.chapter}: {workload.label}, batch {workload.batch_size}, input {workload.input_shape}, "
-              f"cpu profile today: {workload.precision_now}")
+              f"cpu profile today: {measured['today']}")
         for name, row in measured["candidates"].items():
             extra = f"  (compile {row['compile_s']:.0f} s)" if row["compile_s"] else ""
-            print(f"  {name:<22} {row['images_per_s']:8.1f} img/s  {row['ratio_to_fp32']:5.2f}x fp32{extra}")
+            mark = "  <- today" if name == measured["today"] else ""
+            print(f"  {name:<34} {row['images_per_s']:8.1f} img/s  {row['ratio_to_fp32']:5.2f}x fp32  "
+                  f"{row['ratio_to_today']:5.2f}x today{extra}{mark}")
     if args.json:
         with open(args.json, "w") as handle:
             json.dump({"torch": torch.__version__, "threads": torch.get_num_threads(), "rounds": args.rounds,
