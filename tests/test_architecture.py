@@ -13,7 +13,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "patchlib"
 # What a figure or a reader may import from patchlib: records, claims, other readers and figures,
 # chapter configs (data), keypoint names. Nothing that trains, measures or builds models.
 READER_IMPORTS = ("patchlib.claims", "patchlib.results", "patchlib.figures", "patchlib.pose.keypoints",
-                  "patchlib.chapters", "patchlib.profiles", "patchlib.experiments.common.record_source",
+                  "patchlib.chapters", "patchlib.profiles", "patchlib.data.recipes",
+                  "patchlib.experiments.common.record_source",
                   "patchlib.experiments.common.DRY_RUN_NOTE", "patchlib.experiments.common.relative_to_data_root",
                   "patchlib.interpret.patch_distances",  # the pure geometry of a patch grid
                   "patchlib.prose")
@@ -101,8 +102,8 @@ def test_on_the_real_package_moves_and_docstrings_keep_fingerprints_and_edits_do
     moved = source[start:end]
     (package_copy / "train.py").write_text(source[:start] + source[end:])
     (package_copy / "data/augment.py").write_text((package_copy / "data/augment.py").read_text() + "\n\n" + moved)
-    edit(package_copy, "train.py", "from .data.augment import channel_stats",
-         "from .data.augment import channel_stats, lr_factor")
+    edit(package_copy, "train.py", "from .data.augment import augment_to_device, channel_stats",
+         "from .data.augment import augment_to_device, channel_stats, lr_factor")
     edit(package_copy, "train.py", '"""', '"""Edited docstring. ')
     assert stale_definitions(record, SourceIndex.from_directory(package_copy)) == []
     # a changed constant (an expression of a default) is named

@@ -137,13 +137,16 @@ def heatmap_loss(predicted: torch.Tensor, target: torch.Tensor, weight: torch.Te
 
 
 def _loader(dataset, batch_size: int, *, generator: torch.Generator | None = None, num_workers: int = 0,
-            drop_last: bool = False):
+            drop_last: bool = False, pin_memory: bool = False):
     """Batches of `dataset`: in order without `generator`; with it, shuffled, this rank's slices of
-    global batches (`ShardedBatches`)."""
+    global batches (`ShardedBatches`). `pin_memory` (for a GPU) lets batches be copied without
+    blocking; with workers, each keeps 4 batches ready."""
+    options = {"num_workers": num_workers, "pin_memory": pin_memory} | ({"prefetch_factor": 4} if num_workers else {})
     if generator is None:
-        return torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers)
-    return torch.utils.data.DataLoader(dataset, generator=generator, num_workers=num_workers,
-                                       batch_sampler=ShardedBatches(len(dataset), batch_size, generator, drop_last))
+        return torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=False, **options)
+    return torch.utils.data.DataLoader(dataset, generator=generator,
+                                       batch_sampler=ShardedBatches(len(dataset), batch_size, generator, drop_last),
+                                       **options)
 
 
 class ShardedBatches:
@@ -213,12 +216,12 @@ class PoseTask(Task):
     def batches(self, epoch: int, streams: EpochStreams):
         self.train_set.set_epoch(epoch)  # each person's augmentation is drawn from (seed, epoch, index): rank-free
         return _loader(self.train_set, self.config.batch_size, generator=streams.order,
-                       num_workers=self.config.num_workers, drop_last=True)
+                       num_workers=self.config.num_workers, drop_last=True, pin_memory=self.device.type == "cuda")
 
     def training_step(self, model, batch, streams):
         target, weight = encode(batch["keypoints"], batch["visible"], image_size=self.train_set.image_size,
                                 heatmap_size=self.heatmap_size, sigma=self.config.sigma)
-        images = normalize(batch["image"].to(self.device), MEAN, STD)
+        images = normalize(batch["image"].to(self.device, non_blocking=True), MEAN, STD)
         with autocast(self.device, self.config.precision):
             predicted = model(images)
         return heatmap_loss(predicted, target.to(self.device), weight.to(self.device)), {"seen": len(images)}

@@ -56,6 +56,10 @@ def load_pose_data(ctx: ChapterRun, *, seed: int | None = None) -> PoseData:
     val = TopDownDataset(*files["val"], image_size=size.image_size, cache_images=cache)
     if size.max_people is not None:
         train.persons, val.persons = train.persons[:size.max_people], val.persons[:size.max_people]
+    if size.preload_gib and not cache:
+        budget = int(size.preload_gib * 2**30)
+        held = train.preload_images(budget)
+        val.preload_images(budget - held)
     source = ("patchlib.pose.synthetic (procedural people, COCO keypoint format, generated from seed "
               f"{EMBEDDED_DATA_SEED})" if size.dataset != "coco" else "COCO 2017 person keypoints from <data root>")
     identity = {"name": size.dataset, "source": source,
