@@ -220,8 +220,7 @@ def _coco_mini(records: dict, num: _Numbers) -> str:
     return (f"**Out of domain.** On the {num('coco_people', coco['people'])} real people of the coco-mini-val2017 "
             f"fixture our ViT + classic model, trained only on generated figures, scores AP "
             f"{num('coco_ap', 100 * coco['scores']['AP'], '.1f')} (AP50 {num('coco_ap50', 100 * coco['scores']['AP50'], '.1f')}): "
-            "the generated people teach the mechanism, not what real people look like. (Drawing the predictions "
-            "needs the fixture's images in the data root; the scores come from the record either way.)")
+            "the generated people teach the mechanism, not what real people look like.")
 
 
 def _cost(records: dict, verdicts: dict, num: _Numbers) -> str:
@@ -341,7 +340,9 @@ def setup_table(records: dict):
                                 for _, row in ablation.iterrows()),
             "training": f"{train['epochs']} epochs, batch {train['batch_size']}, AdamW lr {train['lr']}, weight decay "
                         f"{train['weight_decay']}, {train['schedule']} schedule, {train['precision']}; "
-                        f"augmentation {config['augment']}; {ablation['seeds'].iloc[0]} seeds per model",
+                        "augmentation " + ", ".join(f"{name.replace('_', ' ')} {value:g}"
+                                                    for name, value in config["augment"].items())
+                        + f"; {ablation['seeds'].iloc[0]} seeds per model",
             "crop": "x".join(map(str, config["model_config"]["image_size"]))}
     return pd.DataFrame({"paper": PAPER["setup"]["value"], "paper status": PAPER["setup"]["status"], "ours": ours})
 
