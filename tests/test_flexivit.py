@@ -364,7 +364,7 @@ def synthetic_records(small, large, flexi, *, pi=(60, 60, 59.95, 60), others=(60
     per patch size (20 epochs over 5 sizes against 4), every model near the end of its training (its last
     epoch adds `last_rise` points), the student distilled with the official recipe scaled to batch 128.
     `flexi_long`: accuracies of a FlexiViT trained 5 x 4 epochs (equal compute per size); `histories`: {role: [per
-    run, test accuracy per epoch]} replacing the two-epoch histories."""
+    run, test accuracy per epoch, or a history entry]} replacing the two-epoch histories."""
     from patchlib.experiments.flexivit import distill_recipe
 
     plain_of = lambda acc: acc if plain else None  # noqa: E731
@@ -378,7 +378,7 @@ def synthetic_records(small, large, flexi, *, pi=(60, 60, 59.95, 60), others=(60
                "flexi": {"train": _train(flexi_epochs), "model_config": model_config}}
     if flexi_long is not None:
         models["flexi_long"] = _entry("flexi_long", flexi_long)
-        configs["flexi_long"] = {"train": _train(20), "model_config": model_config}
+        configs["flexi_long"] = {"train": _train(20), "model_config": model_config, "eval_every": 5}
     if distill is not None:
         recipe = distill_recipe(128) if distill_lr is None else {"lr": distill_lr, "weight_decay": 0.05}
         models["distill"] = _entry("distill", distill)
@@ -396,8 +396,8 @@ def synthetic_records(small, large, flexi, *, pi=(60, 60, 59.95, 60), others=(60
                         "factors": [1, 2, 3, 4], "patch_sizes": [6, 12, 18, 24], "image_sizes": [48, 96, 144, 192],
                         "grid": [8, 8], "accuracy": {"pi": list(pi), **{m: list(others) for m in ("resize", "area", "norm")}}}},
         "train": {f"{role}-s{i}" if i else role: {
-            "config": {"role": role}, "result": {"history": [{"test_acc": a} for a in run], "parameters": 1000,
-                                                 "train_time_s": 60.0 * len(run)}}
+            "config": {"role": role}, "result": {"history": [a if isinstance(a, dict) else {"test_acc": a} for a in run],
+                                                 "parameters": 1000, "train_time_s": 60.0 * len(run)}}
             for role, runs in histories.items() for i, run in enumerate(runs)}}
     if frontier is not None:
         records["frontier"] = _frontier_record(frontier)
@@ -699,7 +699,9 @@ def test_the_cpu_profile_trains_in_bf16_with_fp32_attention_and_adds_equal_compu
     assert chapter.role_training(size, "flexi_long").epochs == size.train.epochs * len(size.patch_sizes)
     runs = chapter.trained_runs(chapter.context("cpu"))
     assert {seed for role, seed in runs if role == "distill"} == {0, 1}  # the budget carries two students
+    assert {seed for role, seed in runs if role == "vit_large"} == {0, 1}  # and two ViT/12
     assert {seed for role, seed in runs if role == "flexi"} == {0, 1, 2}
+    assert [chapter.evaluation_cadence(size, role) for role in chapter.roles(size)] == [1, 1, 1, 5, 2]
     assert [role for role, _ in runs].count("flexi_long") == 1
     config = chapter.train_config(chapter.context("smoke"), "flexi")
     assert "global torch RNG" not in config["objective"] and "the epoch's shared generator" in config["objective"]
@@ -750,12 +752,14 @@ def test_flexivit_is_judged_against_the_fixed_vits_at_equal_compute_per_patch_si
 def test_the_gap_over_training_length_is_read_from_the_histories():
     from patchlib.experiments.flexivit.readers import training_length
 
-    long_run = [20.0 + 2 * e for e in range(1, 21)]  # after 5, 10, 15, 20 epochs: 30, 40, 50, 60
+    # evaluated every 5 epochs, as the chapter evaluates it: after 5, 10, 15, 20 epochs 30, 40, 50, 60
+    long_run = [{"epoch": e} | ({"test_acc": 20.0 + 2 * e} if e % 5 == 0 else {}) for e in range(1, 21)]
     histories = {"vit_small": [[33.0, 47.0, 55.0, 59.0]], "vit_large": [[30.0, 40.0, 47.0, 50.0]],
                  "flexi": [[31.0, 38.0, 44.0, 48.0], [27.0, 40.0, 45.0, 48.0]], "flexi_long": [long_run]}
     records = synthetic_records(**PAPER_LIKE, flexi_long=[60, 56, 51, 45, 38], histories=histories, flexi_epochs=4)
     course = training_length(records)
     assert course["patch"] == 6 and course["n_sizes"] == 5 and len(course["curves"]["flexi"]) == 2
+    assert course["curves"]["flexi_long"] == [([5, 10, 15, 20], [30.0, 40.0, 50.0, 60.0])]
     assert [g["equal_epochs"] for g in course["gaps"]] == pytest.approx([-4.0, -8.0, -10.5, -11.0])
     assert [g["equal_compute"] for g in course["gaps"]] == pytest.approx([-3.0, -7.0, -5.0, 1.0])
     from patchlib.experiments.flexivit import readers
@@ -777,8 +781,8 @@ def test_the_prose_of_a_run_with_both_resizes_equal_compute_and_seeded_students_
     from patchlib.experiments.flexivit.tables import setup_table
 
     histories = {"vit_small": [[33.0, 47.0, 55.0, 59.0]], "vit_large": [[30.0, 40.0, 47.0, 50.0]],
-                 "flexi": [[31.0, 38.0, 44.0, 48.0]], "flexi_long": [[20.0 + 2 * e for e in range(1, 21)]],
-                 "distill": [[58.0, 59.0]]}
+                 "flexi": [[31.0, 38.0, 44.0, 48.0]], "distill": [[{"epoch": 1}, {"epoch": 2, "test_acc": 59.0}]],
+                 "flexi_long": [[{"epoch": e} | ({"test_acc": 20.0 + 2 * e} if e % 5 == 0 else {}) for e in range(1, 21)]]}
     records = synthetic_records(**PAPER_LIKE, flexi_long=[60, 56, 51, 45, 38], histories=histories, flexi_epochs=4,
                                 distill_seeds=([60.1, 58, 53, 47, 40],), frontier=FRONTIER_POINTS,
                                 flexi_seeds=([59, 56, 51, 45, 38], [61, 56, 51, 45, 38]),
@@ -795,6 +799,7 @@ def test_the_prose_of_a_run_with_both_resizes_equal_compute_and_seeded_students_
         parts["distillation"] and "2 student seeds" in parts["distillation"]
     assert "the FlexiViT trained at equal compute per patch size is" in parts["summary"]
     assert "dashed" in parts["figure3_method"]
+    assert "FlexiViT (20 epochs) +10.00 over its last 5 epochs" in _claim(records, "flexi_matches_fixed").gate
     assert parts["seeds_note"].startswith("Error bars: mean ± sd over 3 seeds of ViT/12 and FlexiViT; 2 seeds of the "
                                           "distilled FlexiViT (")
     setup = setup_table(records)

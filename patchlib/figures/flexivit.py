@@ -95,9 +95,9 @@ def figure3(evaluation: dict, measurement: dict):
 
 def training_length_figure(course: dict):
     """FlexiViT against the smaller-patch ViT over training, at the smallest patch size (`readers.training_length`):
-    test accuracy after every epoch against the epochs trained (left: equal epochs) and against the epochs' worth of
-    steps taken at that patch size (right: equal compute per size, a FlexiViT taking 1/len(sizes) of its steps there).
-    Several runs: mean ± sd."""
+    test accuracy after every evaluated epoch against the epochs trained (left: equal epochs) and against the epochs'
+    worth of steps taken at that patch size (right: equal compute per size, a FlexiViT taking 1/len(sizes) of its steps
+    there). Several runs: mean ± sd."""
     names = {"vit_small": f"ViT/{course['patch']}", "flexi": "FlexiViT", "flexi_long": "FlexiViT, trained longer"}
     cycle = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     colours = {"vit_small": cycle[0], "flexi": cycle[2], "flexi_long": cycle[3]}  # as in `figure3`
@@ -105,11 +105,10 @@ def training_length_figure(course: dict):
     for role, runs in course["curves"].items():
         if role not in names:
             continue
-        accs = np.asarray(runs)
-        epochs = np.arange(1, accs.shape[1] + 1)
+        epochs, accs = np.asarray(runs[0][0]), np.asarray([acc for _, acc in runs])  # the runs of a role share epochs
         share = 1.0 if role == "vit_small" else 1.0 / course["n_sizes"]
         sd = accs.std(axis=0, ddof=1) if len(accs) > 1 else None
-        label = names[role] + f" ({accs.shape[1]} epochs" + (f", mean ± sd of {len(accs)} runs)" if sd is not None else ")")
+        label = names[role] + f" ({epochs[-1]} epochs" + (f", mean ± sd of {len(accs)} runs)" if sd is not None else ")")
         for ax, x in ((axes[0], epochs), (axes[1], epochs * share)):
             ax.errorbar(x, accs.mean(axis=0), yerr=sd, marker="o", ms=4, capsize=3, color=colours[role], label=label)
     axes[0].set(xlabel="epochs trained", ylabel=f"test top-1 accuracy at patch {course['patch']} (%)",

@@ -37,9 +37,9 @@ from __future__ import annotations
 from ...data.resize import upsample_splits
 from ..common import ChapterRun
 from .config import CIFAR_SIZES, DRY_RUN, FIXED, PAPER, SIZES, Size, distill_recipe
-from .pieces import (TrainedModels, build_role_model, evaluate_models, figure4, frontier, frontier_model,
-                     measure_patch_sizes, own_patch, plain_resized_vit, role_training, roles, run_key, train_config,
-                     trained_runs, upsampled_accuracy)
+from .pieces import (TrainedModels, build_role_model, evaluate_models, evaluation_cadence, figure4, frontier,
+                     frontier_model, measure_patch_sizes, own_patch, plain_resized_vit, role_training, roles, run_key,
+                     train_config, trained_runs, upsampled_accuracy)
 from .readers import (claims, distillation_claims, frontier_claim, frontier_gains, knob_points, pareto, runs_of,
                       seed_sd, training_length)
 
@@ -47,7 +47,8 @@ CHAPTER = "flexivit"
 PIECES = (*FIXED, "flexi", "flexi_long", "distill", "evaluate", "measure", "figure4", "frontier")
 
 __all__ = ["CHAPTER", "CIFAR_SIZES", "DRY_RUN", "FIXED", "PAPER", "PIECES", "SIZES", "Size", "TrainedModels",
-           "build_role_model", "claims", "context", "distill_recipe", "distillation_claims", "evaluate_models", "figure4",
+           "build_role_model", "claims", "context", "distill_recipe", "distillation_claims", "evaluate_models",
+           "evaluation_cadence", "figure4",
            "frontier", "frontier_claim", "frontier_gains", "frontier_model", "knob_points", "measure_patch_sizes",
            "own_patch", "pareto", "plain_resized_vit", "role_training", "roles", "run", "run_key", "runs_of", "seed_sd",
            "train_config", "trained_runs", "training_length", "upsampled_accuracy"]

@@ -17,7 +17,7 @@ from ...measure import flops, measure_throughput, parameter_count
 from ...models import EViTConfig, config_record, create_model, evit_layers
 from ...models.flexivit import AtPatchSize, FlexiViT, FlexiViTConfig, init_from_vit
 from ...models.vit import VisionTransformer
-from ...train import TrainConfig, evaluate, train
+from ...train import ClassificationTask, TrainConfig, evaluate, fit
 from ..common import ChapterRun, check_checkpoint
 from .config import FIXED, Size, distill_recipe
 
@@ -53,6 +53,25 @@ def role_training(size: Size, role: str) -> TrainConfig:
     return size.train
 
 
+def evaluation_cadence(size: Size, role: str) -> int:
+    """Epochs between the test evaluations in `role`'s training history (the last epoch is always evaluated): every
+    epoch, except "flexi_long" (every len(patch_sizes) epochs: the points that pair with a fixed ViT's epochs at equal
+    compute per size) and "distill" (its last epoch only: nothing reads its history)."""
+    return {"flexi_long": len(size.patch_sizes), "distill": size.distill_epochs}.get(role, 1)
+
+
+class CadencedTask(ClassificationTask):
+    """`patchlib.train.ClassificationTask` (what `train` fits) evaluated every `eval_every` epochs; its progress line
+    says only the training loss after an epoch without an evaluation."""
+
+    def __init__(self, *args, eval_every: int, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.eval_every = eval_every
+
+    def summary(self, entry: dict) -> str:
+        return super().summary(entry) if "test_acc" in entry else f"train loss {entry['train_loss']:.3f}"
+
+
 def _base(ctx: ChapterRun, name: str, **entries) -> dict:
     size = ctx.size
     return ctx.config(name, dataset=ctx.profile_dataset(), n_train=size.n_train, n_test=size.n_test,
@@ -79,7 +98,8 @@ def train_config(ctx: ChapterRun, role: str, seed: int | None = None) -> dict:
     config = _base(ctx, f"train-{run_key(ctx, role, seed)}-{ctx.profile}", role=role,
                    model=size.vit_model if role in FIXED else size.flexi_model,
                    model_config=config_record(build_role_model(size, role).config))
-    config = config | {"seed": seed, "train": role_training(size, role).record()}
+    config = config | {"seed": seed, "train": role_training(size, role).record(),
+                       "eval_every": evaluation_cadence(size, role)}
     if role in FIXED:
         return config | {"objective": "cross-entropy at the model's patch size"}
     if role in ("flexi", "flexi_long"):
@@ -120,10 +140,12 @@ class TrainedModels:
                 teacher = self.model("vit_small")
                 init_from_vit(model, teacher)
                 loss_fn = distillation_loss(teacher, size.patch_sizes, size.distill_temperature)
-            trained = train(model, data, train_cfg, seed=seed, device=ctx.device, progress=ctx.progress,
-                            checkpoint=checkpoint, loss_fn=loss_fn)
-            return {"history": trained["history"], "final": trained["final"], "train_time_s": trained["train_time_s"],
-                    "normalization": {"mean": trained["mean"], "std": trained["std"]},
+            task = CadencedTask(data, train_cfg, device=ctx.device, loss_fn=loss_fn,
+                                eval_every=evaluation_cadence(size, role))
+            trained = fit(model, task, seed=seed, device=ctx.device, checkpoint=checkpoint, progress=ctx.progress)
+            history = trained["history"]
+            return {"history": history, "final": {k: history[-1][k] for k in ("test_loss", "test_acc")},
+                    "train_time_s": trained["train_time_s"], "normalization": {"mean": task.mean, "std": task.std},
                     "parameters": parameter_count(model), "checkpoint": checkpoint.name}
 
         return ctx.record(role, config, compute, force=force)

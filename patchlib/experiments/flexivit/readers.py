@@ -129,10 +129,12 @@ def match_claim(records: dict) -> Claim:
     equal_compute = all(math.isclose(per_size[arm], per_size[r]) for r in FIXED)
     met = c["learned"] and (equal_compute or all(value < CONVERGED_RISE for value in rise.values()))
     name = {arm: f"FlexiViT ({train_setting(evaluation, arm).get('epochs', '?')} epochs)"} | label
+    every = evaluation["config"].get("models", {}).get(arm, {}).get("eval_every", 1)
+    over = {arm: f" over its last {every} epochs" if every > 1 else ""}
     observed = (f"FlexiViT {per_size[arm]:.2g} epochs' worth of steps per patch size ("
                 f"{train_setting(evaluation, arm).get('epochs', '?')} epochs over {len(c['sizes'])} sizes), against "
                 + " and ".join(f"{per_size[r]:g} for {label[r]}" for r in FIXED) + " at their own; last-epoch rise of "
-                "test accuracy " + ", ".join(f"{name[r]} {rise[r]:+.2f}" for r in rise))
+                "test accuracy " + ", ".join(f"{name[r]} {rise[r]:+.2f}{over.get(r, '')}" for r in rise))
     evidence = f"{c['src']}; {name[arm]}: " + "; ".join(
         f"{label[r]}: {gaps[r][0]:+.2f} ± {gaps[r][1]:.2f} (s.e., {gaps[r][2]} FlexiViT run(s), "
         + ("paired per seed" if gaps[r][3] else "each arm's noise added") + f"; {rules[r].replace('_', ' ')} by the rule)"

@@ -63,10 +63,18 @@ def epochs_per_size(evaluation: dict) -> dict[str, float]:
     return out
 
 
+def evaluated(history: list[dict]) -> tuple[list[int], list[float]]:
+    """(epochs, test accuracies) of the evaluated epochs of a training history."""
+    points = [(entry.get("epoch", i + 1), entry["test_acc"]) for i, entry in enumerate(history) if "test_acc" in entry]
+    return [e for e, _ in points], [a for _, a in points]
+
+
 def last_epoch_rise(records: dict, role: str) -> float:
-    """The rise of `role`'s test accuracy over its last epoch, mean over runs (FlexiViT's: at its smallest size)."""
-    rises = [h[-1]["test_acc"] - h[-2]["test_acc"] for r in records.get("train", {}).values()
-             if r["config"].get("role") == role and len(h := r["result"].get("history") or []) > 1]
+    """The rise of `role`'s test accuracy over its last evaluation interval, mean over runs (one epoch, or for the
+    equal-compute FlexiViT, evaluated every len(sizes) epochs, one epoch's worth of steps at each size; a FlexiViT's
+    at its smallest size)."""
+    rises = [acc[-1] - acc[-2] for r in records.get("train", {}).values()
+             if r["config"].get("role") == role and len(acc := evaluated(r["result"].get("history") or [])[1]) > 1]
     return statistics.mean(rises) if rises else math.nan
 
 
@@ -78,32 +86,31 @@ def resize_gate(models: dict) -> tuple[bool, str]:
 
 
 def training_length(records: dict) -> dict | None:
-    """Test accuracy at the smallest patch size after every epoch, from the training histories (a FlexiViT is
+    """Test accuracy at the smallest patch size after the evaluated epochs, from the training histories (a FlexiViT is
     evaluated at its default size, the smallest; the smaller-patch ViT at its own, the same size): {"patch", "n_sizes",
-    "curves": {role: [per run: accuracies per epoch]} for "vit_small", "flexi" and, where trained, "flexi_long",
+    "curves": {role: [per run: (epochs, accuracies)]} for "vit_small", "flexi" and, where trained, "flexi_long",
     "gaps": [per epoch e of the ViT: {"epoch", "vit", "equal_epochs", "equal_compute"}]}. "equal_epochs" is the FlexiViT
-    after e epochs minus the ViT after e (mean over runs), "equal_compute" the FlexiViT trained len(sizes) x longer after
-    len(sizes) x e epochs minus the ViT after e (the same steps at that size; nan where not trained); both pairs stand
-    at the same point of their learning-rate schedules. None where the records lack the histories or the ViT's size is
-    not the smallest."""
+    after e epochs minus the ViT after e (means over runs), "equal_compute" the FlexiViT trained len(sizes) x longer
+    after len(sizes) x e epochs minus the ViT after e (the same steps at that size; nan where not evaluated); both pairs
+    stand at the same point of their learning-rate schedules. None where the records lack the histories or the ViT's
+    size is not the smallest."""
     models, sizes = records["evaluate"]["result"]["models"], records["evaluate"]["result"]["patch_sizes"]
     if "vit_small" not in models or models["vit_small"]["own_patch"] != min(sizes):
         return None
     curves = {}
     for record in records.get("train", {}).values():
-        history = record["result"].get("history") or []
-        if all("test_acc" in entry for entry in history):
-            curves.setdefault(record["config"]["role"], []).append([entry["test_acc"] for entry in history])
+        if (run := evaluated(record["result"].get("history") or []))[0]:
+            curves.setdefault(record["config"]["role"], []).append(run)
     if not {"vit_small", "flexi"} <= set(curves):
         return None
-    mean_at = lambda role, epoch: statistics.mean(run[epoch - 1] for run in curves[role])  # noqa: E731
+
+    def mean_at(role: str, epoch: int) -> float:  # nan unless every run of `role` was evaluated after `epoch`
+        values = [acc[epochs.index(epoch)] for epochs, acc in curves.get(role, []) if epoch in epochs]
+        return statistics.mean(values) if values and len(values) == len(curves[role]) else math.nan
+
     n, gaps = len(sizes), []
-    for epoch in range(1, min(map(len, curves["vit_small"])) + 1):
+    for epoch in curves["vit_small"][0][0]:
         vit = mean_at("vit_small", epoch)
-        long_runs = [run for run in curves.get("flexi_long", []) if len(run) >= n * epoch]
-        gaps.append({"epoch": epoch, "vit": vit,
-                     "equal_epochs": (mean_at("flexi", epoch) - vit if min(map(len, curves["flexi"])) >= epoch
-                                      else math.nan),
-                     "equal_compute": (statistics.mean(run[n * epoch - 1] for run in long_runs) - vit if long_runs
-                                       else math.nan)})
+        gaps.append({"epoch": epoch, "vit": vit, "equal_epochs": mean_at("flexi", epoch) - vit,
+                     "equal_compute": mean_at("flexi_long", n * epoch) - vit})
     return {"patch": min(sizes), "n_sizes": n, "curves": curves, "gaps": gaps}
