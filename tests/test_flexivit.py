@@ -1,5 +1,6 @@
 """FlexiViT: PI-resize against its defining invariant and timm, the model against a plain ViT."""
 import itertools
+import math
 import random
 import re
 
@@ -350,33 +351,43 @@ def _entry(role, acc, *, seed=0, own=None, plain=None):
     return entry
 
 
-def _train(epochs, lr=1e-3):
-    return {"epochs": epochs, "batch_size": 128, "lr": lr, "weight_decay": 0.05, "schedule": "cosine",
-            "augment": "crop_flip"}
+def _train(epochs, lr=1e-3, weight_decay=0.05):
+    return {"epochs": epochs, "batch_size": 128, "lr": lr, "weight_decay": weight_decay, "warmup_epochs": 1,
+            "schedule": "cosine", "augment": "crop_flip", "precision": "bf16_fp32_attention"}
 
 
 def synthetic_records(small, large, flexi, *, pi=(60, 60, 59.95, 60), others=(60, 52, 40, 30), distill=None,
-                      plain=True, flexi_seeds=(), large_seeds=(), flexi_epochs=20, last_rise=0.3, distill_lr=1e-5,
-                      frontier=None):
+                      plain=True, flexi_seeds=(), large_seeds=(), distill_seeds=(), flexi_epochs=20, last_rise=0.3,
+                      distill_lr=None, flexi_long=None, histories=None, frontier=None):
     """Records shaped like the chapter's, by default inside every claim's gate: the standard ViTs also
     evaluated with the paper's plain resize ("acc_plain", here equal to "acc"), FlexiViT at equal compute
     per patch size (20 epochs over 5 sizes against 4), every model near the end of its training (its last
-    epoch adds `last_rise` points), the student distilled at the official learning rate."""
+    epoch adds `last_rise` points), the student distilled with the official recipe scaled to batch 128.
+    `flexi_long`: accuracies of a FlexiViT trained 5 x 4 epochs (equal compute per size); `histories`: {role: [per
+    run, test accuracy per epoch, or a history entry]} replacing the two-epoch histories."""
+    from patchlib.experiments.flexivit import distill_recipe
+
     plain_of = lambda acc: acc if plain else None  # noqa: E731
     models = {"vit_small": _entry("vit_small", small, own=6, plain=plain_of(small)),
               "vit_large": _entry("vit_large", large, own=12, plain=plain_of(large)), "flexi": _entry("flexi", flexi)}
     models.update({f"flexi-s{i}": _entry("flexi", acc, seed=i) for i, acc in enumerate(flexi_seeds, 1)})
     models.update({f"vit_large-s{i}": _entry("vit_large", acc, seed=i, own=12, plain=plain_of(acc))
                    for i, acc in enumerate(large_seeds, 1)})
+    model_config = {"patch_sizes": SIZES, "base_patch_size": 12, "base_grid": 4, "depth": 2, "dim": 32, "heads": 2}
     configs = {"vit_small": {"train": _train(4)}, "vit_large": {"train": _train(4)},
-               "flexi": {"train": _train(flexi_epochs), "model_config": {"patch_sizes": SIZES, "base_patch_size": 12,
-                                                                          "base_grid": 4, "depth": 2, "dim": 32, "heads": 2}}}
+               "flexi": {"train": _train(flexi_epochs), "model_config": model_config}}
+    if flexi_long is not None:
+        models["flexi_long"] = _entry("flexi_long", flexi_long)
+        configs["flexi_long"] = {"train": _train(20), "model_config": model_config, "eval_every": 5}
     if distill is not None:
+        recipe = distill_recipe(128) if distill_lr is None else {"lr": distill_lr, "weight_decay": 0.05}
         models["distill"] = _entry("distill", distill)
-        configs["distill"] = {"train": _train(2, distill_lr)}
+        models.update({f"distill-s{i}": _entry("distill", acc, seed=i) for i, acc in enumerate(distill_seeds, 1)})
+        configs["distill"] = {"train": _train(2, **recipe)}
     config = {"chapter": "flexivit", "name": "evaluate-cpu", "profile": "cpu", "dataset": "cifar10", "image_size": 48,
               "models": configs}
     provenance = {"data": {"n_test": N_TEST}}
+    histories = histories or {role: [[50.0, 50.0 + last_rise]] for role in configs}
     records = {
         "evaluate": {"config": config, "config_hash": "0" * 16, "provenance": provenance, "result": {
             "patch_sizes": SIZES, "seq_len": [64, 36, 16, 9, 4], "models": models, "chance": 10.0}},
@@ -384,8 +395,10 @@ def synthetic_records(small, large, flexi, *, pi=(60, 60, 59.95, 60), others=(60
                     "config_hash": "1" * 16, "provenance": provenance, "result": {
                         "factors": [1, 2, 3, 4], "patch_sizes": [6, 12, 18, 24], "image_sizes": [48, 96, 144, 192],
                         "grid": [8, 8], "accuracy": {"pi": list(pi), **{m: list(others) for m in ("resize", "area", "norm")}}}},
-        "train": {role: {"config": {"role": role}, "result": {"history": [{"test_acc": 50.0}, {"test_acc": 50.0 + last_rise}],
-                                                                "parameters": 1000}} for role in configs}}
+        "train": {f"{role}-s{i}" if i else role: {
+            "config": {"role": role}, "result": {"history": [a if isinstance(a, dict) else {"test_acc": a} for a in run],
+                                                 "parameters": 1000, "train_time_s": 60.0 * len(run)}}
+            for role, runs in histories.items() for i, run in enumerate(runs)}}
     if frontier is not None:
         records["frontier"] = _frontier_record(frontier)
     return records
@@ -630,9 +643,10 @@ def test_the_chapters_prose_follows_the_verdicts_and_prints_only_traced_numbers(
     committed = _committed_records()
     parts = readers.prose_parts(committed)
     assert untraced_numbers(committed) == []
-    # the kernel-and-grid sentence: 32x32 is the model file's default, the configs set 8x8 and 16x16
-    assert "model file defaults to a 32×32 kernel on a 7×7 grid" in parts["parameters"]
-    assert "set the kernel to 8×8 and 16×16" in parts["parameters"]
+    # the kernel-and-grid sentence: 32x32 is the model file's default, each config named with the kernel it sets
+    assert "(`models/proj/flexi/vit.py`) defaults to a 32×32 kernel on a 7×7 grid" in parts["parameters"]
+    assert ("configs set the kernel: 8×8 in `i21k_sup.py` (which also sets the 7×7 grid) and 8×8 in `i21k_distill.py`, "
+            "16×16 in `i1k_deit3_distill.py`") in parts["parameters"]
     assert not any("32×32" in text and "configs" in text.split("32×32")[0][-60:] for text in readers.prose(committed))
     assert "not testable here" in parts["resize"] and "28.23 points" in parts["resize"]
     assert "not_" not in " ".join(readers.prose(committed))  # verdicts in words, never identifiers
@@ -643,9 +657,151 @@ def test_the_chapters_prose_follows_the_verdicts_and_prints_only_traced_numbers(
     unlike = synthetic_records(**UNLIKE)
     assert "Distillation" not in readers.prose_parts(unlike)["summary"]
     assert readers.prose_parts(unlike)["distillation"] == "**Distillation.** Not run in this profile."
-    from patchlib.experiments.flexivit.prose import paper_table, setup_table
+    from patchlib.experiments.flexivit.tables import paper_table, setup_table
 
     table = paper_table()
     assert list(table.index) == list(readers.PAPER) and set(table["status"]) <= {"confirmed", "secondary", "not sourced"}
     setup = setup_table(committed)
-    assert "model file default 32×32" in setup.loc["underlying kernel / position grid", "paper"]
+    assert ("kernel 32×32 (model file default), 8×8 (i21k_sup.py), 8×8 (i21k_distill.py), 16×16 (i1k_deit3_distill.py)"
+            in setup.loc["underlying kernel / position grid", "paper"])
+
+
+# ---- issue 23: the paper's Fig. 3 resize, equal compute, training length, the official distillation recipe ----
+
+def test_plain_resize_is_the_papers_fig3_baseline_and_differs_from_pi_resize_in_the_kernel_alone():
+    """The fixed ViT at another patch size as the paper's Fig. 3 runs it: its kernel resized bilinearly like an image,
+    its position embeddings resized as FlexiViT resizes them (so only the kernel's resize differs from PI-resize)."""
+    from patchlib.experiments.flexivit import plain_resized_vit
+
+    torch.manual_seed(0)
+    vit = VisionTransformer(ViTConfig(image_size=48, patch_size=6, num_classes=10, dim=32, depth=2, heads=2)).eval()
+    torch.nn.init.normal_(vit.head.weight, std=0.5)
+    images = torch.randn(2, 3, 48, 48)
+    flexible = FlexiViT.from_vit(vit, (6, 12)).eval()
+    with torch.no_grad():
+        torch.testing.assert_close(plain_resized_vit(vit, 6)(images), vit(images), rtol=0, atol=0)
+        plain = plain_resized_vit(vit, 12)
+        kernel, pos_embed = flexible.resized_parameters(12, (4, 4))
+        torch.testing.assert_close(plain.patch_embed.proj.weight, bilinear(vit.patch_embed.proj.weight, (12, 12)))
+        torch.testing.assert_close(plain.pos_embed, pos_embed)
+        assert not torch.allclose(plain.patch_embed.proj.weight, kernel)  # PI-resize is another kernel
+        pi = VisionTransformer(plain.config).eval()
+        pi.load_state_dict(plain.state_dict() | {"patch_embed.proj.weight": kernel})
+        torch.testing.assert_close(pi(images), flexible(images, patch_size=12))  # the kernel is the only difference
+        assert not torch.allclose(plain(images), flexible(images, patch_size=12))
+
+
+def test_the_cpu_profile_trains_in_bf16_with_fp32_attention_and_adds_equal_compute_and_seeded_students():
+    from patchlib.experiments import flexivit as chapter
+
+    size = chapter.SIZES["cpu"]
+    assert size.train.precision == "bf16_fp32_attention"
+    assert chapter.role_training(size, "flexi_long").epochs == size.train.epochs * len(size.patch_sizes)
+    runs = chapter.trained_runs(chapter.context("cpu"))
+    assert {seed for role, seed in runs if role == "distill"} == {0, 1}  # the budget carries two students
+    assert {seed for role, seed in runs if role == "vit_large"} == {0, 1}  # and two ViT/12
+    assert {seed for role, seed in runs if role == "flexi"} == {0, 1, 2}
+    assert [chapter.evaluation_cadence(size, role) for role in chapter.roles(size)] == [1, 1, 1, 5, 2]
+    assert [role for role, _ in runs].count("flexi_long") == 1
+    config = chapter.train_config(chapter.context("smoke"), "flexi")
+    assert "global torch RNG" not in config["objective"] and "the epoch's shared generator" in config["objective"]
+
+
+def test_the_official_distillation_recipe_is_scaled_linearly_to_the_batch():
+    """i1k_deit3_distill.py: lr 1e-4, wd 1e-5 at batch 1024; big_vision's wd is a decay per step not multiplied by
+    the lr (torch's AdamW: weight_decay = wd / lr = 0.1). At batch 128 both scale by 1/8: lr 1.25e-5, and the decay per
+    step 1.25e-6, which is torch's 0.1 again."""
+    from patchlib.experiments import flexivit as chapter
+
+    assert chapter.distill_recipe(1024) == {"lr": 1e-4, "weight_decay": 0.1}
+    recipe = chapter.distill_recipe(128)
+    assert recipe == {"lr": 1.25e-5, "weight_decay": 0.1}
+    assert recipe["lr"] * recipe["weight_decay"] == pytest.approx(1e-5 * 128 / 1024)
+    distill = chapter.role_training(chapter.SIZES["cpu"], "distill")
+    assert (distill.lr, distill.weight_decay, distill.epochs) == (1.25e-5, 0.1, chapter.SIZES["cpu"].distill_epochs)
+    config = chapter.train_config(chapter.context("cpu"), "distill")
+    assert config["train"]["lr"] == 1.25e-5 and "vit_small" in config["teacher"]["name"]
+
+
+def test_the_distilled_students_are_judged_over_their_seeds_at_the_scaled_recipe():
+    records = synthetic_records(**{**PAPER_LIKE, "distill": [60.2, 58, 53, 47, 40]},
+                                distill_seeds=([60.4, 58, 53, 47, 40], [60.0, 58, 53, 47, 40]))
+    teacher, helps = _claim(records, "distilled_matches_teacher"), _claim(records, "distillation_helps")
+    assert teacher.n == 3 and teacher.spread == pytest.approx(0.12, abs=0.005) and teacher.gate.endswith("(met)")
+    assert teacher.verdict == "reproduced" and "3 student run(s), over their seeds" in teacher.evidence
+    assert "lr 1.25e-05, weight_decay 0.1" in teacher.gate
+    assert helps.n == 3
+
+
+def test_flexivit_is_judged_against_the_fixed_vits_at_equal_compute_per_patch_size():
+    """A FlexiViT of 4 epochs (0.8 per size, unsettled) next to one of 20 (4 per size, as each fixed ViT at its own):
+    the claim is judged on the second, the first reported beside it."""
+    unsettled = dict(**{**PAPER_LIKE, "flexi": [50, 48, 45, 40, 35]}, flexi_epochs=4, last_rise=3.0)
+    claim = _claim(synthetic_records(**unsettled, flexi_long=[59.5, 56, 50.5, 45, 38]), "flexi_matches_fixed")
+    assert claim.verdict == "reproduced" and claim.gate.endswith("(met)")
+    assert "FlexiViT 4 epochs' worth of steps per patch size (20 epochs over 5 sizes)" in claim.gate
+    assert "equal compute per patch size" in claim.unit and "At equal epochs instead" in claim.evidence
+    assert "ViT/6 -10.00" in claim.evidence  # the equal-epoch gap, not judged
+    behind = _claim(synthetic_records(**unsettled, flexi_long=[50, 48, 44, 40, 35]), "flexi_matches_fixed")
+    assert behind.verdict == "not_reproduced"
+    records = synthetic_records(**unsettled, flexi_long=[59.5, 56, 50.5, 45, 38])
+    records["evaluate"]["config"]["models"]["flexi_long"]["train"]["epochs"] = 10  # not equal compute, not settled
+    assert _claim(records, "flexi_matches_fixed").verdict == "not_testable_here"
+
+
+def test_the_gap_over_training_length_is_read_from_the_histories():
+    from patchlib.experiments.flexivit.readers import training_length
+
+    # evaluated every 5 epochs, as the chapter evaluates it: after 5, 10, 15, 20 epochs 30, 40, 50, 60
+    long_run = [{"epoch": e} | ({"test_acc": 20.0 + 2 * e} if e % 5 == 0 else {}) for e in range(1, 21)]
+    histories = {"vit_small": [[33.0, 47.0, 55.0, 59.0]], "vit_large": [[30.0, 40.0, 47.0, 50.0]],
+                 "flexi": [[31.0, 38.0, 44.0, 48.0], [27.0, 40.0, 45.0, 48.0]], "flexi_long": [long_run]}
+    records = synthetic_records(**PAPER_LIKE, flexi_long=[60, 56, 51, 45, 38], histories=histories, flexi_epochs=4)
+    course = training_length(records)
+    assert course["patch"] == 6 and course["n_sizes"] == 5 and len(course["curves"]["flexi"]) == 2
+    assert course["curves"]["flexi_long"] == [([5, 10, 15, 20], [30.0, 40.0, 50.0, 60.0])]
+    assert [g["equal_epochs"] for g in course["gaps"]] == pytest.approx([-4.0, -8.0, -10.5, -11.0])
+    assert [g["equal_compute"] for g in course["gaps"]] == pytest.approx([-3.0, -7.0, -5.0, 1.0])
+    from patchlib.experiments.flexivit import readers
+
+    note = readers.prose_parts(records)["training_length"]
+    assert "-4.00, -8.00, -10.50, -11.00 points" in note and "-3.00, -7.00, -5.00, +1.00" in note
+    assert "ViT/6 -3.00; -4.00" not in note
+    del histories["flexi_long"]
+    records = synthetic_records(**PAPER_LIKE, histories=histories, flexi_epochs=4)
+    assert all(math.isnan(g["equal_compute"]) for g in training_length(records)["gaps"])
+    records["evaluate"]["result"]["models"]["vit_small"]["own_patch"] = 8  # not the smallest size: no common curve
+    assert training_length(records) is None
+
+
+def test_the_prose_of_a_run_with_both_resizes_equal_compute_and_seeded_students_prints_only_traced_numbers():
+    from prose_checks import assert_prose_states_only_facts
+
+    from patchlib.experiments.flexivit import readers
+    from patchlib.experiments.flexivit.tables import setup_table
+
+    histories = {"vit_small": [[33.0, 47.0, 55.0, 59.0]], "vit_large": [[30.0, 40.0, 47.0, 50.0]],
+                 "flexi": [[31.0, 38.0, 44.0, 48.0]], "distill": [[{"epoch": 1}, {"epoch": 2, "test_acc": 59.0}]],
+                 "flexi_long": [[{"epoch": e} | ({"test_acc": 20.0 + 2 * e} if e % 5 == 0 else {}) for e in range(1, 21)]]}
+    records = synthetic_records(**PAPER_LIKE, flexi_long=[60, 56, 51, 45, 38], histories=histories, flexi_epochs=4,
+                                distill_seeds=([60.1, 58, 53, 47, 40],), frontier=FRONTIER_POINTS,
+                                flexi_seeds=([59, 56, 51, 45, 38], [61, 56, 51, 45, 38]),
+                                large_seeds=([20, 35, 50.5, 30, 15], [20, 35, 49.5, 30, 15]))
+    for name, pi in (("vit_small", [60, 59, 58, 57, 56]), ("vit_large", [55, 56, 50, 49, 48])):
+        records["evaluate"]["result"]["models"][name]["acc"] = pi  # PI-resize keeps more than the plain resize
+    parts = readers.prose_parts(records)
+    assert_prose_states_only_facts(readers.prose(records), readers.facts(records))
+    assert untraced_numbers(records) == []
+    assert "judged on these" in parts["resize"] and "through PI-resize" in parts["resize"]
+    assert "A second FlexiViT therefore trains for 20 epochs, 4 epochs' worth at each patch size" in parts["compute"]
+    assert "20.0 minutes, against 4.0 for ViT/6 and 4.0 for ViT/12" in parts["compute"]
+    assert "learning rate 0.0000125 and weight decay 0.1. Ours distils for 2 epochs at these settings" in \
+        parts["distillation"] and "2 student seeds" in parts["distillation"]
+    assert "the FlexiViT trained at equal compute per patch size is" in parts["summary"]
+    assert "dashed" in parts["figure3_method"]
+    assert "FlexiViT (20 epochs) +10.00 over its last 5 epochs" in _claim(records, "flexi_matches_fixed").gate
+    assert parts["seeds_note"].startswith("Error bars: mean ± sd over 3 seeds of ViT/12 and FlexiViT; 2 seeds of the "
+                                          "distilled FlexiViT (")
+    setup = setup_table(records)
+    assert "a FlexiViT of 20 epochs, 4 per size" in setup.loc["compute per patch size", "ours"]
+    assert "lr 1.25e-05, torch AdamW weight decay 0.1" in setup.loc["distillation", "ours"]

@@ -11,7 +11,9 @@ import numpy as np
 from ..experiments.flexivit.knobs import knob_points, pareto
 
 
-NAMES = {"vit_small": "ViT/{p}", "vit_large": "ViT/{p}", "flexi": "FlexiViT", "distill": "FlexiViT (distilled)"}
+NAMES = {"vit_small": "ViT/{p}", "vit_large": "ViT/{p}", "flexi": "FlexiViT", "flexi_long": "FlexiViT, equal compute per size",
+         "distill": "FlexiViT (distilled)"}
+PLAIN = "acc_plain"  # the evaluate record's accuracies of a fixed ViT resized as the paper's Fig. 3 does
 METHOD_NAMES = {"pi": "PI-resize", "resize": "Resize", "area": "Area-scaled resize", "norm": "Norm-scaled resize"}
 
 
@@ -21,42 +23,53 @@ def _label(role: str, model: dict) -> str:
     return NAMES.get(role, role).format(p=model.get("own_patch"))
 
 
-def runs_by_role(result: dict) -> dict[str, tuple[dict, np.ndarray]]:
-    """role -> (its main run's entry, accuracies [seeds, patch sizes]) from an evaluate record
-    (the main run is keyed by its role, `experiments.flexivit.pieces.run_key`)."""
+def runs_by_role(result: dict, key: str = "acc") -> dict[str, tuple[dict, np.ndarray]]:
+    """role -> (its main run's entry, accuracies `key` [seeds, patch sizes]) from an evaluate record
+    (the main run is keyed by its role, `experiments.flexivit.pieces.run_key`); roles without `key` are left out."""
     models = result["models"]
-    roles = dict.fromkeys(model.get("role", key) for key, model in models.items())  # in record order
-    return {role: (models[role], np.asarray([m["acc"] for key, m in models.items() if m.get("role", key) == role]))
+    roles = dict.fromkeys(model.get("role", name) for name, model in models.items() if key in model)  # in record order
+    return {role: (models[role], np.asarray([m[key] for name, m in models.items() if m.get("role", name) == role]))
             for role in roles}
 
 
 def figure3(evaluation: dict, measurement: dict):
     """FlexiViT Figure 3 rebuilt: (left) test accuracy vs patch size, with the sequence length on
-    the top axis; (right) accuracy vs measured throughput: FlexiViT as a curve over patch sizes,
-    each fixed ViT as a point at its own size and, faded, at the sizes it was not trained for (run there
-    through PI-resize, the book's addition: the paper's Fig. 3 resizes its ViTs plainly). Models trained
-    with several seeds show the mean and ± sd error bars (n in the legend)."""
+    the top axis; (right) accuracy vs measured throughput: each FlexiViT as a curve over patch sizes,
+    each fixed ViT as a point at its own size and, at the sizes it was not trained for, resized as the paper's
+    Fig. 3 resizes it (kernel and position embeddings bilinearly: dashed) and, faded and dotted, with its kernel
+    PI-resized (the book's addition). Records made before the plain resize have only the PI-resize curve, drawn
+    dashed. Models trained with several seeds show the mean and ± sd error bars (n in the legend)."""
     result = evaluation["result"]
     sizes, seq_len = result["patch_sizes"], result["seq_len"]
     speed = {row["patch_size"]: row["images_per_s"] for row in measurement["result"]["rows"]}
     rate = [speed[p] for p in sizes]
-    runs = runs_by_role(result)
+    runs, plain = runs_by_role(result), runs_by_role(result, PLAIN)
     colours = dict(zip(runs, plt.rcParams["axes.prop_cycle"].by_key()["color"]))
 
-    fig, (ax_patch, ax_speed) = plt.subplots(1, 2, figsize=(11, 4.2))
+    def mean_sd(accs: np.ndarray):
+        return accs.mean(axis=0), accs.std(axis=0, ddof=1) if len(accs) > 1 else None
+
+    fig, (ax_patch, ax_speed) = plt.subplots(1, 2, figsize=(11, 4.6))
     for role, (model, accs) in runs.items():
-        acc, own = accs.mean(axis=0), model["own_patch"]
-        sd = accs.std(axis=0, ddof=1) if len(accs) > 1 else None
+        (acc, sd), own = mean_sd(accs), model["own_patch"]
         label = _label(role, model) + (f" (mean ± sd, {len(accs)} seeds)" if sd is not None else "")
         if own is None:
             ax_patch.errorbar(sizes, acc, yerr=sd, marker="o", color=colours[role], label=label, lw=2, capsize=3)
             ax_speed.errorbar(rate, acc, yerr=sd, marker="o", color=colours[role], label=label, lw=2, capsize=3)
             continue
         i = sizes.index(own)
-        ax_patch.errorbar(sizes, acc, yerr=sd, marker="o", ls="--", color=colours[role], capsize=3,
-                          label=f"{label}, other sizes through PI-resize")
+        if role in plain:
+            paper, paper_sd = mean_sd(plain[role][1])
+            ax_patch.errorbar(sizes, paper, yerr=paper_sd, marker="o", ls="--", color=colours[role], capsize=3,
+                              label=f"{label}, other sizes resized plainly (the paper's Fig. 3)")
+            ax_patch.errorbar(sizes, acc, yerr=sd, marker=".", ls=":", color=colours[role], capsize=2, alpha=0.45,
+                              label=f"{_label(role, model)}, other sizes through PI-resize (the book's addition)")
+            ax_speed.plot(rate, paper, marker=".", ls="--", color=colours[role], alpha=0.35)
+        else:
+            ax_patch.errorbar(sizes, acc, yerr=sd, marker="o", ls="--", color=colours[role], capsize=3,
+                              label=f"{label}, other sizes through PI-resize")
+            ax_speed.plot(rate, acc, marker=".", ls="--", color=colours[role], alpha=0.35)
         ax_patch.scatter([own], [acc[i]], marker="*", s=220, color=colours[role], zorder=5)
-        ax_speed.plot(rate, acc, marker=".", ls="--", color=colours[role], alpha=0.35)
         ax_speed.errorbar([rate[i]], [acc[i]], yerr=None if sd is None else [sd[i]], fmt="*", ms=15,
                           color=colours[role], zorder=5, capsize=3, label=f"{label} (at its own size)")
     ax_patch.axhline(result["chance"], color="grey", lw=0.8, ls=":", label="chance")
@@ -68,14 +81,40 @@ def figure3(evaluation: dict, measurement: dict):
     top.set_xticks(sizes, [str(n) for n in seq_len])
     top.set_xlabel("sequence length (image tokens)")
     top.minorticks_off()
-    ax_patch.legend(fontsize=8)
+    ax_patch.legend(fontsize=7)
     protocol = measurement["result"]["protocol"]
     ax_speed.set(xscale="log", xlabel=f"throughput (images/s, batch {protocol['batch_size']}, {protocol['precision']}, "
                                       f"{protocol['device']})",
                  ylabel="test top-1 accuracy (%)", title="Accuracy vs speed")
     for p, x, y in zip(sizes, rate, runs["flexi"][1].mean(axis=0)):
         ax_speed.annotate(f"/{p}", (x, y), textcoords="offset points", xytext=(4, -10), fontsize=7)
-    ax_speed.legend(fontsize=8)
+    ax_speed.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def training_length_figure(course: dict):
+    """FlexiViT against the smaller-patch ViT over training, at the smallest patch size (`readers.training_length`):
+    test accuracy after every evaluated epoch against the epochs trained (left: equal epochs) and against the epochs'
+    worth of steps taken at that patch size (right: equal compute per size, a FlexiViT taking 1/len(sizes) of its steps
+    there). Several runs: mean ± sd."""
+    names = {"vit_small": f"ViT/{course['patch']}", "flexi": "FlexiViT", "flexi_long": "FlexiViT, trained longer"}
+    cycle = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    colours = {"vit_small": cycle[0], "flexi": cycle[2], "flexi_long": cycle[3]}  # as in `figure3`
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
+    for role, runs in course["curves"].items():
+        if role not in names:
+            continue
+        epochs, accs = np.asarray(runs[0][0]), np.asarray([acc for _, acc in runs])  # the runs of a role share epochs
+        share = 1.0 if role == "vit_small" else 1.0 / course["n_sizes"]
+        sd = accs.std(axis=0, ddof=1) if len(accs) > 1 else None
+        label = names[role] + f" ({epochs[-1]} epochs" + (f", mean ± sd of {len(accs)} runs)" if sd is not None else ")")
+        for ax, x in ((axes[0], epochs), (axes[1], epochs * share)):
+            ax.errorbar(x, accs.mean(axis=0), yerr=sd, marker="o", ms=4, capsize=3, color=colours[role], label=label)
+    axes[0].set(xlabel="epochs trained", ylabel=f"test top-1 accuracy at patch {course['patch']} (%)",
+                title="Equal epochs")
+    axes[1].set(xlabel=f"epochs' worth of steps at patch {course['patch']}", title="Equal compute per patch size")
+    axes[0].legend(fontsize=8)
     fig.tight_layout()
     return fig
 
@@ -145,7 +184,8 @@ def figure4(record: dict):
 
 def accuracy_table(evaluation: dict, measurement: dict):
     """Accuracy of every model at every patch size (the mean, and sd, over seeds where a model has
-    several), with sequence length, GMACs and throughput."""
+    several; the fixed ViTs both ways they are resized to the other sizes, where the record holds both), with
+    sequence length, GMACs and throughput."""
     import pandas as pd
 
     result = evaluation["result"]
@@ -153,11 +193,13 @@ def accuracy_table(evaluation: dict, measurement: dict):
     table = {"sequence length": result["seq_len"],
              "GMACs / image": [rows[p]["gmacs"] for p in result["patch_sizes"]],
              "images/s": [rows[p]["images_per_s"] for p in result["patch_sizes"]]}
+    plain = runs_by_role(result, PLAIN)
     for role, (model, accs) in runs_by_role(result).items():
-        table[_label(role, model) + " (%)"] = accs.mean(axis=0)
-        if len(accs) > 1:
-            table[_label(role, model) + " sd"] = accs.std(axis=0, ddof=1)
+        columns = [(" plain resize", plain[role][1]), (" PI-resize", accs)] if role in plain else [("", accs)]
+        for suffix, values in columns:
+            table[_label(role, model) + suffix + " (%)"] = values.mean(axis=0)
+            if len(values) > 1:
+                table[_label(role, model) + suffix + " sd"] = values.std(axis=0, ddof=1)
     frame = pd.DataFrame(table, index=pd.Index(result["patch_sizes"], name="patch size"))
     return frame.style.format({"GMACs / image": "{:.4f}", "images/s": "{:.0f}",
                                **{c: "{:.1f}" for c in frame.columns if c.endswith(("(%)", " sd"))}})
-

@@ -4,11 +4,15 @@ Pieces, each a cached record with its own configuration (so each can be recomput
 `force=("measure",)` and so on; `force=True` recomputes all of them):
 
 * `vit_small`, `vit_large`: standard ViTs trained at one patch size each (Fig. 3's ViT-B/16, B/30);
-* `flexi`: the same ViT trained as a FlexiViT, one patch size drawn uniformly per step (§3.2);
+* `flexi`: the same ViT trained as a FlexiViT, one patch size drawn uniformly per step (§3.2), for
+  as many epochs as the fixed ViTs (equal epochs, as in the paper);
+* `flexi_long` (when `equal_compute`): a FlexiViT trained len(patch_sizes) x as many epochs, so that
+  it takes as many steps at each patch size as each fixed ViT at its own (equal compute per size);
 * `distill` (when `distill_epochs` > 0): a FlexiViT initialised from `vit_small` and distilled
-  from it (§3.5);
-* `evaluate`: test accuracy of every model at every patch size (fixed models through PI-resize
-  of their kernel and bilinear resize of their position embeddings);
+  from it (§3.5) with the official learning rate and weight decay scaled to the batch;
+* `evaluate`: test accuracy of every model at every patch size; the fixed models at the other sizes
+  both as the paper's Fig. 3 runs them (kernel and position embeddings resized bilinearly) and, the
+  book's addition, with the kernel PI-resized;
 * `measure`: throughput and GMACs per patch size (the architecture at a given size is the same
   for every model, so it is measured once per size);
 * `figure4`: `vit_small` on test images upsampled by 1-4x, its kernel resampled by each method;
@@ -25,26 +29,29 @@ Training checkpoints (under `checkpoints/`, not committed) hold the weights that
 (delete the checkpoint to retrain).
 
 Files: `config` (published values, sizes per profile), `pieces` (the models and the compute of
-each piece), `readers` (claims, tables and prose from the records).
+each piece), `readers` (the claims), `runs` (the records they read), `knobs` (the frontier record),
+`prose` and `tables` (the page's text and tables from the records).
 """
 from __future__ import annotations
 
 from ...data.resize import upsample_splits
 from ..common import ChapterRun
-from .config import CIFAR_SIZES, DRY_RUN, FIXED, PAPER, SIZES, Size
-from .pieces import (TrainedModels, build_role_model, evaluate_models, figure4, frontier, frontier_model,
-                     measure_patch_sizes, own_patch, roles, run_key, train_config, trained_runs, upsampled_accuracy)
+from .config import CIFAR_SIZES, DRY_RUN, FIXED, PAPER, SIZES, Size, distill_recipe
+from .pieces import (TrainedModels, build_role_model, evaluate_models, evaluation_cadence, figure4, frontier,
+                     frontier_model, measure_patch_sizes, own_patch, plain_resized_vit, role_training, roles, run_key,
+                     train_config, trained_runs, upsampled_accuracy)
 from .readers import (claims, distillation_claims, frontier_claim, frontier_gains, knob_points, pareto, runs_of,
-                      seed_sd)
+                      seed_sd, training_length)
 
 CHAPTER = "flexivit"
-PIECES = (*FIXED, "flexi", "distill", "evaluate", "measure", "figure4", "frontier")
+PIECES = (*FIXED, "flexi", "flexi_long", "distill", "evaluate", "measure", "figure4", "frontier")
 
 __all__ = ["CHAPTER", "CIFAR_SIZES", "DRY_RUN", "FIXED", "PAPER", "PIECES", "SIZES", "Size", "TrainedModels",
-           "build_role_model", "claims", "context", "distillation_claims", "evaluate_models", "figure4", "frontier",
-           "frontier_claim", "frontier_gains", "frontier_model", "knob_points", "measure_patch_sizes", "own_patch",
-           "pareto", "roles", "run", "run_key", "runs_of", "seed_sd", "train_config", "trained_runs",
-           "upsampled_accuracy"]
+           "build_role_model", "claims", "context", "distill_recipe", "distillation_claims", "evaluate_models",
+           "evaluation_cadence", "figure4",
+           "frontier", "frontier_claim", "frontier_gains", "frontier_model", "knob_points", "measure_patch_sizes",
+           "own_patch", "pareto", "plain_resized_vit", "role_training", "roles", "run", "run_key", "runs_of", "seed_sd",
+           "train_config", "trained_runs", "training_length", "upsampled_accuracy"]
 
 
 def context(profile: str = "smoke", **options) -> ChapterRun:

@@ -11,21 +11,21 @@ import torch.nn.functional as F
 from torch import nn
 
 from ...data import ImageData, iterate_batches, normalize
-from ...layers import KERNEL_RESIZE_METHODS, resample_patch_embed
+from ...layers import KERNEL_RESIZE_METHODS, resample_patch_embed, resize_pos_embed
 from ...losses import distillation_loss, random_patch_loss
 from ...measure import flops, measure_throughput, parameter_count
 from ...models import EViTConfig, config_record, create_model, evit_layers
-from ...models.flexivit import AtPatchSize, FlexiViT, init_from_vit
+from ...models.flexivit import AtPatchSize, FlexiViT, FlexiViTConfig, init_from_vit
 from ...models.vit import VisionTransformer
-from ...train import evaluate, train
+from ...train import ClassificationTask, TrainConfig, evaluate, fit
 from ..common import ChapterRun, check_checkpoint
-from .config import FIXED, Size
+from .config import FIXED, Size, distill_recipe
 
 
 # ---- the models ----
 
 def build_role_model(size: Size, role: str) -> nn.Module:
-    """An untrained model of `role` ("vit_small", "vit_large", "flexi" or "distill")."""
+    """An untrained model of `role` ("vit_small", "vit_large", "flexi", "flexi_long" or "distill")."""
     if role in FIXED:
         patch = size.small_patch if role == "vit_small" else size.large_patch
         return create_model(size.vit_model, **size.model_overrides, image_size=size.image_size, patch_size=patch)
@@ -38,7 +38,34 @@ def own_patch(size: Size, role: str) -> int | None:
 
 
 def roles(size: Size) -> tuple[str, ...]:
-    return (*FIXED, "flexi") + (("distill",) if size.distill_epochs > 0 else ())
+    return ((*FIXED, "flexi") + (("flexi_long",) if size.equal_compute else ())
+            + (("distill",) if size.distill_epochs > 0 else ()))
+
+
+def role_training(size: Size, role: str) -> TrainConfig:
+    """The training settings of `role`: the profile's, except "flexi_long" (len(patch_sizes) x the epochs: as many
+    steps at each patch size as a fixed ViT takes at its own) and "distill" (its epochs, and the official recipe's
+    learning rate and weight decay scaled to the batch: `config.distill_recipe`)."""
+    if role == "flexi_long":
+        return replace(size.train, epochs=size.train.epochs * len(size.patch_sizes))
+    if role == "distill":
+        return replace(size.train, epochs=size.distill_epochs, **distill_recipe(size.train.batch_size))
+    return size.train
+
+
+def evaluation_cadence(size: Size, role: str) -> int:
+    """Epochs between the test evaluations in `role`'s training history (the last epoch is always evaluated): every
+    epoch, except "flexi_long" (every len(patch_sizes) epochs: the points that pair with a fixed ViT's epochs at equal
+    compute per size) and "distill" (its last epoch only: nothing reads its history)."""
+    return {"flexi_long": len(size.patch_sizes), "distill": size.distill_epochs}.get(role, 1)
+
+
+class CadencedTask(ClassificationTask):
+    """`patchlib.train.ClassificationTask` (what `train` fits) evaluated every `eval_every` epochs."""
+
+    def __init__(self, *args, eval_every: int, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.eval_every = eval_every
 
 
 def _base(ctx: ChapterRun, name: str, **entries) -> dict:
@@ -49,9 +76,11 @@ def _base(ctx: ChapterRun, name: str, **entries) -> dict:
 
 def trained_runs(ctx: ChapterRun) -> list[tuple[str, int]]:
     """(role, seed) of every training run: each role with the chapter's seed, then the seeded
-    roles with the further seeds."""
-    return [(role, ctx.seed) for role in roles(ctx.size)] + [
-        (role, seed) for seed in ctx.seeds[1:] for role in ctx.size.seeded_roles]
+    roles this profile trains with the further seeds (as many as `size.fewer_seeds` gives a role)."""
+    size, trained = ctx.size, roles(ctx.size)
+    return [(role, ctx.seed) for role in trained] + [
+        (role, seed) for n, seed in enumerate(ctx.seeds[1:], 2) for role in size.seeded_roles
+        if role in trained and n <= size.fewer_seeds.get(role, size.seeds)]
 
 
 def run_key(ctx: ChapterRun, role: str, seed: int) -> str:
@@ -65,19 +94,18 @@ def train_config(ctx: ChapterRun, role: str, seed: int | None = None) -> dict:
     config = _base(ctx, f"train-{run_key(ctx, role, seed)}-{ctx.profile}", role=role,
                    model=size.vit_model if role in FIXED else size.flexi_model,
                    model_config=config_record(build_role_model(size, role).config))
-    config = config | {"seed": seed}
+    config = config | {"seed": seed, "train": role_training(size, role).record(),
+                       "eval_every": evaluation_cadence(size, role)}
     if role in FIXED:
-        return config | {"train": size.train.record(), "objective": "cross-entropy at the model's patch size"}
-    if role == "flexi":
-        return config | {"train": size.train.record(),
-                         # Since the one training engine the draw comes from the run's explicit "shared"
-                         # generator (patchlib.train.epoch_streams). The text stays until the planned clean
-                         # recompute, because it keys the stored records; it must then say so.
-                         "objective": "cross-entropy at a patch size drawn uniformly per step (global torch RNG)"}
-    return config | {"train": replace(size.train, epochs=size.distill_epochs).record(),
-                     "objective": "KL(teacher || student), student at a uniformly drawn patch size, same view",
+        return config | {"objective": "cross-entropy at the model's patch size"}
+    if role in ("flexi", "flexi_long"):
+        return config | {"objective": "cross-entropy at a patch size drawn uniformly per step (the epoch's shared "
+                                      "generator)"}
+    return config | {"objective": "KL(teacher || student), student at a uniformly drawn patch size, same view",
                      "temperature": size.distill_temperature, "teacher": train_config(ctx, "vit_small"),
-                     "init": "teacher (init_from_vit: PI-resized kernel, resized position embeddings)"}
+                     "init": "teacher (init_from_vit: PI-resized kernel, resized position embeddings)",
+                     "recipe": "big_vision i1k_deit3_distill.py lr and wd, scaled linearly to the batch "
+                               "(config.distill_recipe)"}
 
 
 class TrainedModels:
@@ -101,18 +129,19 @@ class TrainedModels:
 
         def compute(data) -> dict:
             torch.manual_seed(seed)
-            model, loss_fn, train_cfg = build_role_model(size, role), None, size.train
-            if role == "flexi":
+            model, loss_fn, train_cfg = build_role_model(size, role), None, role_training(size, role)
+            if role in ("flexi", "flexi_long"):
                 loss_fn = random_patch_loss(size.patch_sizes, size.train.label_smoothing)
             elif role == "distill":
                 teacher = self.model("vit_small")
                 init_from_vit(model, teacher)
                 loss_fn = distillation_loss(teacher, size.patch_sizes, size.distill_temperature)
-                train_cfg = replace(size.train, epochs=size.distill_epochs)
-            trained = train(model, data, train_cfg, seed=seed, device=ctx.device, progress=ctx.progress,
-                            checkpoint=checkpoint, loss_fn=loss_fn)
-            return {"history": trained["history"], "final": trained["final"], "train_time_s": trained["train_time_s"],
-                    "normalization": {"mean": trained["mean"], "std": trained["std"]},
+            task = CadencedTask(data, train_cfg, device=ctx.device, loss_fn=loss_fn,
+                                eval_every=evaluation_cadence(size, role))
+            trained = fit(model, task, seed=seed, device=ctx.device, checkpoint=checkpoint, progress=ctx.progress)
+            history = trained["history"]
+            return {"history": history, "final": {k: history[-1][k] for k in ("test_loss", "test_acc")},
+                    "train_time_s": trained["train_time_s"], "normalization": {"mean": task.mean, "std": task.std},
                     "parameters": parameter_count(model), "checkpoint": checkpoint.name}
 
         return ctx.record(role, config, compute, force=force)
@@ -134,23 +163,59 @@ class TrainedModels:
         return model if isinstance(model, FlexiViT) else FlexiViT.from_vit(model, self.ctx.size.patch_sizes).eval()
 
 
+def plain_resized_vit(vit: VisionTransformer, patch_size: int) -> VisionTransformer:
+    """FlexiViT Fig. 3's baseline (§3.2): a fixed ViT run at another patch size with its patch-embedding kernel resized
+    bilinearly like an image (`resample_patch_embed(method="resize")`, no PI-resize) and its position embeddings resized
+    bilinearly to the new grid. Both resizes take FlexiViT's interpolation settings (`FlexiViTConfig`), so this differs
+    from `FlexiViT.from_vit` (the book's PI-resize curve) in the kernel's resize alone."""
+    settings = FlexiViTConfig()
+    config = replace(vit.config, patch_size=patch_size)
+    resized = VisionTransformer(config).to(next(vit.parameters()).device)
+    state = vit.state_dict()
+    kernel = resample_patch_embed(state["patch_embed.proj.weight"], patch_size, method="resize",
+                                  interpolation=settings.kernel_interpolation, antialias=settings.kernel_antialias)
+    pos_embed = resize_pos_embed(state["pos_embed"], resized.grid_size, old_grid=tuple(vit.grid_size),
+                                 interpolation=settings.posemb_interpolation, antialias=settings.posemb_antialias)
+    resized.load_state_dict(state | {"patch_embed.proj.weight": kernel, "pos_embed": pos_embed})
+    return resized.eval()
+
+
 # ---- the pieces ----
 
+FIXED_VIT_RESIZES = {
+    "acc": "the book's addition: kernel PI-resized, position embeddings resized bilinearly (FlexiViT.from_vit)",
+    "acc_plain": "FlexiViT Fig. 3: kernel and position embeddings resized bilinearly (plain_resized_vit)",
+}
+
+
 def evaluate_models(ctx: ChapterRun, models: TrainedModels) -> dict:
+    """Test accuracy of every trained run at every patch size; the fixed ViTs at the sizes they were not trained for
+    both ways of `FIXED_VIT_RESIZES` ("acc" and "acc_plain": identical at their own size)."""
     size = ctx.size
     runs = trained_runs(ctx)
     config = _base(ctx, f"evaluate-{ctx.profile}", patch_sizes=list(size.patch_sizes),
                    models={run_key(ctx, role, seed): train_config(ctx, role, seed) for role, seed in runs},
-                   eval_batch_size=size.train.eval_batch_size, precision="fp32")
+                   eval_batch_size=size.train.eval_batch_size, precision="fp32", fixed_vit_resizes=FIXED_VIT_RESIZES)
 
     def compute(data) -> dict:
         accuracy = {}
         for role, seed in runs:
-            model, norm = models.flexible(role, seed), models.record(role, seed)["result"]["normalization"]
-            metrics = [evaluate(AtPatchSize(model, p), data.test, mean=norm["mean"], std=norm["std"], device=ctx.device,
-                                batch_size=size.train.eval_batch_size, precision="fp32") for p in size.patch_sizes]
-            accuracy[run_key(ctx, role, seed)] = {"acc": [m["acc"] for m in metrics], "loss": [m["loss"] for m in metrics],
-                                                  "own_patch": own_patch(size, role), "role": role, "seed": seed}
+            norm = models.record(role, seed)["result"]["normalization"]
+
+            def test(model: nn.Module) -> dict:
+                return evaluate(model, data.test, mean=norm["mean"], std=norm["std"], device=ctx.device,
+                                batch_size=size.train.eval_batch_size, precision="fp32")
+
+            model = models.flexible(role, seed)
+            metrics = [test(AtPatchSize(model, p)) for p in size.patch_sizes]
+            entry = {"acc": [m["acc"] for m in metrics], "loss": [m["loss"] for m in metrics],
+                     "own_patch": own_patch(size, role), "role": role, "seed": seed}
+            if role in FIXED:
+                vit, own = models.model(role, seed), own_patch(size, role)
+                plain = [metrics[i] if p == own else test(plain_resized_vit(vit, p))
+                         for i, p in enumerate(size.patch_sizes)]
+                entry |= {"acc_plain": [m["acc"] for m in plain], "loss_plain": [m["loss"] for m in plain]}
+            accuracy[run_key(ctx, role, seed)] = entry
         return {"patch_sizes": list(size.patch_sizes),
                 "seq_len": [(size.image_size // p) ** 2 for p in size.patch_sizes], "models": accuracy,
                 "chance": 100.0 / len(data.test.classes)}

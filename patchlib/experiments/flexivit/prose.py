@@ -1,7 +1,7 @@
-"""The FlexiViT chapter's prose and tables, built from the same records and claims as its claims table:
+"""The FlexiViT chapter's prose, built from the same records and claims as its claims table:
 every sentence that states a number, a comparison or a verdict. Each number goes through `_Numbers`,
 which formats it and keeps it under a name, so `facts(records)` lists every number the prose prints
-(`readers.prose_parts`, `readers.prose` and `readers.facts` are its entry points), and the page's tables."""
+(`readers.prose_parts`, `readers.prose` and `readers.facts` are its entry points). The tables are in `tables`."""
 from __future__ import annotations
 
 import math
@@ -9,14 +9,12 @@ import re
 import statistics
 
 import numpy as np
-import pandas as pd
 
-from ...data.recipes import AUGMENTATIONS
 from ...prose import Numbers, verdict_words
-from .config import FIXED, PAPER
-
+from .config import FIXED, PAPER, distill_recipe
 from .readers import (CONVERGED_RISE, FLAT_TOLERANCE, PLAIN, claims, epochs_per_size, frontier_gains, two_knob_margin,
-                      figure4_losses, last_epoch_rise, resize_gate, retained_fraction, runs_of, train_setting)
+                      figure4_losses, last_epoch_rise, resize_gate, retained_fraction, runs_of, train_setting,
+                      training_length)
 
 METHOD_WORDS = {"pi": "PI-resize", "resize": "plain resize", "area": "area-scaled resize", "norm": "norm-scaled resize"}
 
@@ -72,13 +70,16 @@ def _parameters(records: dict, num: _Numbers) -> str:
     base = records["evaluate"]["config"]["models"]["flexi"]["model_config"]
     bv = PAPER["underlying_parameters"]["value"]
     return ("**Underlying parameters.** FlexiViT stores one patch-embedding kernel and one position-embedding grid and "
-            "resizes both to every patch size. big_vision's FlexiViT model file defaults to a "
-            f"{num.grid('bv_default_kernel', bv['kernel, model file default'])} kernel on a "
-            f"{num.grid('bv_grid', bv['position grid'])} grid; its two FlexiViT training configs set the kernel to "
-            f"{num.grid('bv_i21k_kernel', bv['kernel, i21k_sup.py'])} and "
-            f"{num.grid('bv_i1k_kernel', bv['kernel, i1k_deit3_distill.py'])}, on that grid (the table of published "
-            f"values names the files). We store a {num.grid('base_kernel', base['base_patch_size'])} kernel on a "
-            f"{num.grid('base_grid', base['base_grid'])} grid.")
+            "resizes both to every patch size. big_vision's FlexiViT model file (`models/proj/flexi/vit.py`) defaults "
+            f"to a {num.grid('bv_default_kernel', bv['kernel, model file default'])} kernel on a "
+            f"{num.grid('bv_grid', bv['position grid'])} grid. Its FlexiViT configs set the kernel: "
+            f"{num.grid('bv_i21k_kernel', bv['kernel, i21k_sup.py'])} in `i21k_sup.py` (which also sets the "
+            f"{num.grid('bv_grid', bv['position grid'])} grid) and "
+            f"{num.grid('bv_i21k_distill_kernel', bv['kernel, i21k_distill.py'])} in `i21k_distill.py`, "
+            f"{num.grid('bv_i1k_kernel', bv['kernel, i1k_deit3_distill.py'])} in `i1k_deit3_distill.py`; the two "
+            "distillation configs keep the model file's grid. We store a "
+            f"{num.grid('base_kernel', base['base_patch_size'])} kernel on a {num.grid('base_grid', base['base_grid'])} "
+            "grid.")
 
 
 def _schedule(records: dict, num: _Numbers) -> str:
@@ -89,7 +90,8 @@ def _schedule(records: dict, num: _Numbers) -> str:
             f"comparison train for {num('paper_fig3_epochs', PAPER['fig3_budget']['value']['FlexiViT-B'])} epochs each. "
             f"Ours train for {num('epochs', train['epochs'])} epochs each from scratch, batch "
             f"{num('batch', train['batch_size'])}, AdamW at peak learning rate {num('lr', train['lr'], 'plain')}, "
-            f"{train['schedule']} schedule, augmentation {train['augment'].replace('_', ' and ')}.")
+            f"{train['schedule']} schedule, augmentation {train['augment'].replace('_', ' and ')}"
+            + (f", precision `{train['precision']}` (patchlib/runtime.py)." if "precision" in train else "."))
 
 
 def _compute(records: dict, verdicts: dict, num: _Numbers) -> str:
@@ -106,21 +108,65 @@ def _compute(records: dict, verdicts: dict, num: _Numbers) -> str:
             f"{num('paper_n_sizes', len(PAPER['patch_sizes']['value']))} patch sizes), but after long training.")
     if not any(np.isnan(rises)):
         settled = max(rises) < CONVERGED_RISE
-        text += (f" Over its last epoch each model's test accuracy changed by between "
-                 f"{num('rise_min', min(rises), '+.2f')} and {num('rise_max', max(rises), '+.2f')} points (the claim's "
-                 f"gate asks every rise to stay below {num('converged_rise', CONVERGED_RISE, 'g')} point)")
-        text += ("." if settled else ", so the gap at the standard ViTs' own sizes measures how fast each model learns "
-                 "more than the paper's finding")
-        text += (f": that claim is {_word(verdicts, 'flexi_matches_fixed')}." if not settled else "")
+        text += (f" Over its last epoch each of these models' test accuracy changed by between "
+                 f"{num('rise_min', min(rises), '+.2f')} and {num('rise_max', max(rises), '+.2f')} points (settled "
+                 f"training would change it by less than {num('converged_rise', CONVERGED_RISE, 'g')} point)")
+        text += ("." if settled else ", so at equal epochs the gap at the standard ViTs' own sizes measures how fast "
+                 "each model learns more than the paper's finding.")
+    if "flexi_long" in records["evaluate"]["result"]["models"]:
+        minutes = {role: records["train"][role]["result"]["train_time_s"] / 60 for role in (*FIXED, "flexi_long")
+                   if role in records.get("train", {})}
+        text += (f" A second FlexiViT therefore trains for {num('long_epochs', train_setting(evaluation, 'flexi_long')['epochs'])}"
+                 f" epochs, {num('long_epochs_per_size', per_size['flexi_long'], 'g')} epochs' worth at each patch size: "
+                 "as many steps at each size as each standard ViT takes at its own (equal training compute per patch "
+                 "size)" + (f"; on this run's CPU it trained for {num('long_minutes', minutes['flexi_long'], '.1f')} "
+                            "minutes, against " + " and ".join(
+                                f"{num(f'{r}_minutes', minutes[r], '.1f')} for ViT/"
+                                f"{num(f'{r}_patch', evaluation['result']['models'][r]['own_patch'])}" for r in FIXED)
+                            if len(minutes) == 3 else "")
+                 + f". The claim that FlexiViT matches them is judged on it: {_word(verdicts, 'flexi_matches_fixed')}.")
+    elif not any(np.isnan(rises)) and max(rises) >= CONVERGED_RISE:
+        text += f" That claim is {_word(verdicts, 'flexi_matches_fixed')}."
     return text
 
 
+def _training_length(records: dict, num: _Numbers) -> str:
+    """The gap at the smallest patch size over training (the figure's note), or "" without the histories."""
+    course = training_length(records)
+    if course is None:
+        return ""
+    gaps, patch = course["gaps"], course["patch"]
+    epochs = ", ".join(num(f"length_epoch_{g['epoch']}", g["epoch"]) for g in gaps)
+    text = (f"At patch {num('length_patch', patch)}, after {epochs} epochs of ViT/{num('length_patch', patch)}'s "
+            "training, FlexiViT at equal epochs is " + ", ".join(
+                num(f"length_gap_epochs_{g['epoch']}", g["equal_epochs"], "+.2f") for g in gaps) + " points from it")
+    if not any(math.isnan(g["equal_compute"]) for g in gaps):
+        text += (f", and the FlexiViT trained {num('length_n_sizes', course['n_sizes'])}x longer, after "
+                 f"{num('length_n_sizes', course['n_sizes'])}x as many epochs (the same steps at that size), "
+                 + ", ".join(num(f"length_gap_compute_{g['epoch']}", g["equal_compute"], "+.2f") for g in gaps))
+    return (text + " (means over runs; both members of each pair stand at the same point of their learning-rate "
+            "schedules, so the points before the last are mid-schedule, not the end of shorter runs).")
+
+
 def _resize(records: dict, verdicts: dict, num: _Numbers) -> str:
-    models = records["evaluate"]["result"]["models"]
+    models, sizes = records["evaluate"]["result"]["models"], records["evaluate"]["result"]["patch_sizes"]
     plain, _ = resize_gate(models)
     if plain:
+        chance = records["evaluate"]["result"]["chance"]
+        kept = {(r, key): statistics.mean(retained_fraction(run, sizes.index(models[r]["own_patch"]), chance)
+                                          for run in runs_of(models, r, key)) for r in FIXED for key in (PLAIN, "acc")}
+        label = {r: f"ViT/{num(f'{r}_patch', models[r]['own_patch'])}" for r in FIXED}
+        share = {key: "nothing (at chance at its own size)" if math.isnan(value) else num(f"{key[0]}_kept_{key[1]}",
+                                                                                          value, ".2f")
+                 for key, value in kept.items()}
         return ("**Resizing the standard ViTs.** They run at the other patch sizes with kernel and position embeddings "
-                f"resized bilinearly, as the paper's do ({PAPER['fig3_resize']['status']}: read in an issue thread).")
+                f"resized bilinearly, as the paper's do ({PAPER['fig3_resize']['status']}: read in an issue thread, not in "
+                "the paper); the claims that they collapse, and that FlexiViT beats them there, are judged on these. "
+                "The rebuilt figure below also shows them with the kernel PI-resized instead, as FlexiViT resizes its own (the book's "
+                "addition): away from their own size they keep on average " + " and ".join(
+                    f"{share[(r, PLAIN)]} ({label[r]})" for r in FIXED)
+                + " of their above-chance accuracy resized plainly, " + " and ".join(
+                    share[(r, "acc")] for r in FIXED) + " through PI-resize.")
     acc = records["figure4"]["result"]["accuracy"]
     return ("**Resizing the standard ViTs.** The paper runs its standard ViTs at other patch sizes with their kernel and "
             f"position embeddings resized bilinearly ({PAPER['fig3_resize']['status']}: read in an issue thread, not in "
@@ -137,14 +183,28 @@ def _distill(records: dict, verdicts: dict, num: _Numbers) -> str:
     official, ours = PAPER["distill_recipe"]["value"], train_setting(records["evaluate"], "distill")
     if not ours:
         return "**Distillation.** Not run in this profile."
-    return (f"**Distillation.** The official recipe distils into a student initialised from its teacher at learning rate "
-            f"{num('official_lr', official['lr'], 'plain')} and weight decay {num('official_wd', official['weight_decay'], 'plain')} "
-            f"(batch {num('official_batch', official['batch_size'])}). Ours distils for {num('distill_epochs', ours['epochs'])} "
-            f"epoch{'s' * (ours['epochs'] != 1)} at learning rate {num('distill_lr', ours['lr'], 'plain')} and weight decay "
-            f"{num('distill_wd', ours['weight_decay'], 'plain')} (batch {num('distill_batch', ours['batch_size'])})"
-            + (", the settings of training from scratch, which can move the student away from its teacher"
-               if ours["lr"] >= train_setting(records["evaluate"], "flexi").get("lr", math.inf) else "")
-            + f": the claim that it matches its teacher is {_word(verdicts, 'distilled_matches_teacher')}.")
+    recipe = distill_recipe(ours["batch_size"])
+    at_recipe = all(math.isclose(ours[key], value, rel_tol=1e-6) for key, value in recipe.items())
+    students = len(runs_of(records["evaluate"]["result"]["models"], "distill"))
+    text = (f"**Distillation.** The official recipe (`i1k_deit3_distill.py`) distils into a student initialised from its "
+            f"teacher at learning rate {num('official_lr', official['lr'], 'plain')} and weight decay "
+            f"{num('official_wd', official['weight_decay'], 'plain')}, batch {num('official_batch', official['batch_size'])}"
+            f". big_vision adds that decay at every step without the learning rate's factor (`big_vision/optax.py`); "
+            f"torch's AdamW multiplies its weight decay by the learning rate, so the same decay is weight decay "
+            f"{num('official_torch_wd', official['weight_decay'] / official['lr'], 'g')} there. Scaled linearly to our "
+            f"batch of {num('distill_batch', ours['batch_size'])} (the learning rate and the decay per step both × "
+            f"{num('distill_batch', ours['batch_size'])}/{num('official_batch', official['batch_size'])}), that is "
+            f"learning rate {num('recipe_lr', recipe['lr'], 'plain')} and weight decay "
+            f"{num('recipe_wd', recipe['weight_decay'], 'g')}. Ours distils for {num('distill_epochs', ours['epochs'])} "
+            f"epoch{'s' * (ours['epochs'] != 1)} ")
+    text += ("at these settings" if at_recipe else
+             f"at learning rate {num('distill_lr', ours['lr'], 'plain')} and weight decay "
+             f"{num('distill_wd', ours['weight_decay'], 'g')}, not these")
+    return (text + f", with this chapter's warm-up ({num('distill_warmup', ours['warmup_epochs'], 'g')} epoch"
+            f"{'s' * (ours['warmup_epochs'] != 1)}) and cosine decay where the recipe warms up for "
+            f"{num('official_warmup', official['warmup_steps'], ',')} steps of {num('official_epochs', official['epochs'])} "
+            f"epochs, and {num('students', students)} student seed{'s' * (students != 1)}: the claim that the student "
+            f"matches its teacher is {_word(verdicts, 'distilled_matches_teacher')}.")
 
 
 def _metric(records: dict, num: _Numbers) -> str:
@@ -159,21 +219,25 @@ def _metric(records: dict, num: _Numbers) -> str:
 # ---- captions and figure notes ----
 
 def _seeds(records: dict, num: _Numbers) -> str:
-    models = records["evaluate"]["result"]["models"]
-    roles = dict.fromkeys(m.get("role", k) for k, m in models.items())
-    seeded = {role: len(runs_of(models, role)) for role in roles if len(runs_of(models, role)) > 1}
-    if not seeded:
+    models, groups = records["evaluate"]["result"]["models"], {}
+    for role in dict.fromkeys(m.get("role", k) for k, m in models.items()):
+        if (n := len(runs_of(models, role))) > 1:
+            groups.setdefault(n, []).append(f"ViT/{num(f'{role}_patch', models[role]['own_patch'])}" if role in FIXED
+                                            else {"flexi": "FlexiViT", "distill": "the distilled FlexiViT"}.get(role, role))
+    if not groups:
         return "One seed per model."
-    n = min(seeded.values())
-    return (f"Error bars: mean ± sd over {num('seeds', n)} seeds of {' and '.join(seeded)} (initialisation, data order, "
-            "augmentation and patch sizes drawn); the other models are single runs.")
+    listed = "; ".join(f"{num(f'seeds_{n}', n)} seeds of {', '.join(names[:-1])}{' and ' if len(names) > 1 else ''}"
+                       f"{names[-1]}" for n, names in sorted(groups.items(), reverse=True))
+    return (f"Error bars: mean ± sd over {listed} (initialisation, data order, augmentation and patch sizes drawn); the "
+            "other models are single runs.")
 
 
 def _figure3_method(records: dict) -> str:
     plain, _ = resize_gate(records["evaluate"]["result"]["models"])
     if plain:
         return ("A standard ViT runs at another patch size with its kernel and position embeddings resized bilinearly, "
-                "as in the paper.")
+                "as in the paper (dashed); the faded dotted curves run it with its kernel PI-resized instead, as FlexiViT "
+                "resizes its own: the book's addition, not the paper's baseline.")
     return ("A standard ViT runs at another patch size with its kernel PI-resized and its position embeddings bilinearly "
             "resized, exactly as FlexiViT does; the paper resizes its kernel plainly, which loses more (see how this run "
             "differs), so these faded curves are the book's addition, not the paper's baselines.")
@@ -241,13 +305,19 @@ def _summary(records: dict, verdicts: dict, num: _Numbers) -> str:
               f"The collapse of standard ViTs away from their training patch size is {verdict_words(collapse)} (they "
               f"keep {kept} of their above-chance accuracy elsewhere), and FlexiViT beating them there is "
               f"{verdict_words(above)}.")]
-    gaps = {r: statistics.mean(f[own[r]] for f in runs_of(models, "flexi")) - statistics.mean(
-        v[own[r]] for v in runs_of(models, r)) for r in FIXED}
-    texts.append("At their own sizes FlexiViT is " + " and ".join(
-        f"{num(f'{r}_gap', gaps[r], '+.1f')} points from {label[r]}" for r in FIXED)
-        + f": {verdict_words(match.verdict)}"
-        + (" at this training length (see the compute per patch size above)." if match.verdict == "not_testable_here"
-           else "."))
+    def gap(flexi_role: str, r: str) -> float:
+        return statistics.mean(f[own[r]] for f in runs_of(models, flexi_role)) - statistics.mean(
+            v[own[r]] for v in runs_of(models, r))
+
+    equal_epochs = " and ".join(f"{num(f'{r}_gap', gap('flexi', r), '+.1f')} points from {label[r]}" for r in FIXED)
+    if runs_of(models, "flexi_long"):
+        texts.append("At their own sizes the FlexiViT trained at equal compute per patch size is " + " and ".join(
+            f"{num(f'{r}_gap_long', gap('flexi_long', r), '+.1f')} points from {label[r]}" for r in FIXED)
+            + f": {verdict_words(match.verdict)}. At equal epochs FlexiViT is {equal_epochs}.")
+    else:
+        texts.append(f"At their own sizes FlexiViT is {equal_epochs}: {verdict_words(match.verdict)}"
+                     + (" at this training length (see the compute per patch size above)."
+                        if match.verdict == "not_testable_here" else "."))
     texts.append(f"FlexiViT's accuracy falls from {num('flexi_max', max(flexi), '.1f')}% to "
                  f"{num('flexi_min', min(flexi), '.1f')}% as the patches grow: the smooth fall is "
                  f"{verdict_words(smooth.verdict)}.")
@@ -284,6 +354,7 @@ def _build(records: dict) -> tuple[dict[str, str], dict[str, float]]:
              "compute": _compute(records, verdicts, num), "resize": _resize(records, verdicts, num),
              "distillation": _distill(records, verdicts, num), "metric": _metric(records, num),
              "seeds_note": _seeds(records, num), "figure3_method": _figure3_method(records),
+             "training_length": _training_length(records, num),
              "figure4_setup": _figure4_setup(records, num), "figure4_note": _figure4_note(records, num)}
     if "frontier" in records:
         parts["frontier"] = _frontier(records, verdicts, num)
@@ -293,7 +364,8 @@ def _build(records: dict) -> tuple[dict[str, str], dict[str, float]]:
 
 def parts(records: dict) -> dict[str, str]:
     """The page's prose by place: "data", "parameters", "schedule", "compute", "resize", "distillation",
-    "metric" (how this run differs), "seeds_note" (Fig. 3's caption), "figure3_method", "figure4_setup",
+    "metric" (how this run differs), "seeds_note" (Fig. 3's caption), "figure3_method", "training_length" (the
+    training-length figure's note; "" without the histories), "figure4_setup",
     "figure4_note", "frontier" (the two-knob verdict) and "summary" (what we see)."""
     return _build(records)[0]
 
@@ -301,77 +373,3 @@ def parts(records: dict) -> dict[str, str]:
 def facts(records: dict) -> dict[str, float]:
     """Every number `parts` prints, by name."""
     return _build(records)[1]
-
-
-# ---- the page's tables: the published values, the paper's setup beside ours ----
-
-def paper_table() -> pd.DataFrame:
-    """The published values of `config.PAPER`, one row each, with unit, status and source."""
-    return pd.DataFrame([{"value": ", ".join(f"{k}: {v}" for k, v in entry["value"].items())
-                          if isinstance(entry["value"], dict) else str(entry["value"]),
-                          **{key: entry[key] for key in ("unit", "status", "source")}} for entry in PAPER.values()],
-                        index=pd.Index(list(PAPER), name="value of"))
-
-
-def setup_table(records: dict) -> pd.DataFrame:
-    """The paper's setup beside this run's, read from `config.PAPER` and the records."""
-    evaluation = records["evaluate"]
-    configs, models = evaluation["config"]["models"], evaluation["result"]["models"]
-    flexi, train = configs["flexi"]["model_config"], configs["flexi"]["train"]
-    distill, bv = configs.get("distill", {}).get("train"), PAPER["underlying_parameters"]["value"]
-    recipe, budget = PAPER["distill_recipe"]["value"], PAPER["fig3_budget"]["value"]
-    official = PAPER["i21k_recipe"]["value"]
-    sizes, per_size = evaluation["result"]["patch_sizes"], epochs_per_size(evaluation)
-    seeded = {r: len(runs_of(models, r)) for r in dict.fromkeys(m["role"] for m in models.values())}
-    parameters = {r["config"]["role"]: r["result"]["parameters"] for key, r in records.get("train", {}).items()
-                  if key == r["config"]["role"]}
-    plain, _ = resize_gate(models)
-    paper = {
-        "data": f"ImageNet-scale data at {PAPER['input_resolution']['value']} px",
-        "models": "ViT-B/16 and ViT-B/30 vs FlexiViT-B over patch sizes "
-                  f"{min(PAPER['patch_sizes']['value'])}-{max(PAPER['patch_sizes']['value'])}",
-        "parameters": "ViT-B size",
-        "underlying kernel / position grid": f"big_vision: model file default {bv['kernel, model file default']}×"
-                                             f"{bv['kernel, model file default']}; configs {bv['kernel, i21k_sup.py']}×"
-                                             f"{bv['kernel, i21k_sup.py']} (i21k_sup.py) and "
-                                             f"{bv['kernel, i1k_deit3_distill.py']}×{bv['kernel, i1k_deit3_distill.py']} "
-                                             f"(i1k_deit3_distill.py); grid {bv['position grid']}×{bv['position grid']}",
-        "training": f"{budget['FlexiViT-B']} epochs each for the patch-size comparison (ImageNet-21k); 90-1000 epochs "
-                    "for the ImageNet-1k FlexiViTs",
-        "compute per patch size": f"FlexiViT {budget['FlexiViT-B'] / len(PAPER['patch_sizes']['value']):g} epochs' worth "
-                                  f"per size ({len(PAPER['patch_sizes']['value'])} sizes); each ViT {budget['ViT-B/16']}",
-        "standard ViTs at other patch sizes": f"kernel and position embeddings resized bilinearly "
-                                              f"({PAPER['fig3_resize']['status']})",
-        "distillation": f"student initialised from its ViT teacher, lr {recipe['lr']:g}, weight decay "
-                        f"{recipe['weight_decay']:g}, batch {recipe['batch_size']}",
-        "seeds": "not stated",
-        "training recipe": f"i21k_sup.py: {official['epochs']} epochs, batch {official['batch_size']}, lr "
-                           f"{official['lr']:g}, weight decay {official['weight_decay']:g} (big_vision's decoupled "
-                           f"`wd`), {official['warmup_steps']:,} warm-up steps, gradient clipping "
-                           f"{official['grad_clip']:g}, {official['loss']}, {official['augmentation']}, mixup "
-                           f"{official['mixup']:g}",
-    }
-    ours = {
-        "data": f"{_dataset(evaluation)} upsampled to {evaluation['config']['image_size']} px",
-        "models": " and ".join(f"ViT/{models[r]['own_patch']}" for r in FIXED) + " vs FlexiViT over patch sizes "
-                  f"{', '.join(map(str, sizes))}: {flexi['depth']} layers, width {flexi['dim']}, {flexi['heads']} heads",
-        "parameters": ", ".join(f"{role} {count / 1e6:.2f} M" for role, count in parameters.items()),
-        "underlying kernel / position grid": f"{flexi['base_patch_size']}×{flexi['base_patch_size']} / "
-                                             f"{flexi['base_grid']}×{flexi['base_grid']}",
-        "training": f"{train['epochs']} epochs from scratch each, batch {train['batch_size']}, AdamW lr {train['lr']}, "
-                    f"{train['schedule']} schedule, augmentation {train['augment']}",
-        "compute per patch size": f"FlexiViT {per_size['flexi']:.2g} epochs' worth per size ({len(sizes)} sizes); each "
-                                  f"ViT {per_size['vit_small']:g}",
-        "standard ViTs at other patch sizes": ("kernel and position embeddings resized bilinearly" if plain else
-                                               "kernel PI-resized, position embeddings resized bilinearly"),
-        "distillation": (f"{distill['epochs']} epochs from the ViT/{models['vit_small']['own_patch']} teacher, which also "
-                         f"initialises the student; lr {distill['lr']}, weight decay {distill['weight_decay']}, batch "
-                         f"{distill['batch_size']}" if distill else "not run in this profile"),
-        "seeds": ", ".join(f"{role} {n}" for role, n in seeded.items()),
-        "training recipe": f"{train['epochs']} epochs, batch {train['batch_size']}, AdamW lr {train['lr']:g}, weight "
-                           f"decay {train['weight_decay']:g} (AdamW's), warm-up {train['warmup_epochs']:g} epochs, "
-                           f"gradient clipping {train['grad_clip']}, softmax cross-entropy with label smoothing "
-                           f"{train['label_smoothing']:g}, {AUGMENTATIONS.get(train['augment'], train['augment'])}; "
-                           "no inception crop, no mixup",
-    }
-    return pd.DataFrame({"paper": paper, "ours": ours})
