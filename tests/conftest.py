@@ -14,6 +14,15 @@ from pathlib import Path
 
 import pytest
 
+# Under pytest-xdist (`make test` runs two workers on 2 cores) each worker, and what it starts (kernels,
+# make, torchrun), computes on one thread: two torch processes of two threads each on two cores slow each
+# other several times over.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ["OMP_NUM_THREADS"] = "1"
+    import torch
+
+    torch.set_num_threads(1)
+
 REPO = Path(__file__).resolve().parents[1]
 BOOK = REPO / "book"
 
