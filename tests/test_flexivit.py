@@ -5,6 +5,8 @@ import random
 import re
 
 import pytest
+
+from patchlib.train import TrainConfig
 import torch
 import torch.nn.functional as F
 from einops import rearrange
@@ -352,8 +354,9 @@ def _entry(role, acc, *, seed=0, own=None, plain=None):
 
 
 def _train(epochs, lr=1e-3, weight_decay=0.05):
-    return {"epochs": epochs, "batch_size": 128, "lr": lr, "weight_decay": weight_decay, "warmup_epochs": 1,
-            "schedule": "cosine", "augment": "crop_flip", "precision": "bf16_fp32_attention"}
+    """A training config as records keep it (`TrainConfig.record`)."""
+    return TrainConfig(epochs=epochs, batch_size=128, lr=lr, weight_decay=weight_decay, warmup_epochs=1,
+                       schedule="cosine", augment="crop_flip", precision="bf16_fp32_attention").record()
 
 
 def synthetic_records(small, large, flexi, *, pi=(60, 60, 59.95, 60), others=(60, 52, 40, 30), distill=None,
