@@ -142,10 +142,10 @@ _check-outputs: check-vars
 check-results: setup
 	$(PY) -m patchlib.results
 
-# Two pytest workers (pytest-xdist), each computing on one thread (tests/conftest.py); the tests that read the
-# smoke book share one worker, which builds it once (xdist_group "book").
+# Two pytest workers (pytest-xdist), each computing on one thread; how tests are shared out between them,
+# the smoke book built once: tests/conftest.py.
 test: setup
-	$(PY) -m pytest -ra -n 2 --dist loadgroup tests
+	$(PY) -m pytest -ra -n 2 --dist loadfile tests
 
 test-fast: setup
 	$(PY) -m pytest -ra -m "not slow and not book" tests

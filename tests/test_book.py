@@ -18,8 +18,6 @@ from pathlib import Path
 import pytest
 import yaml
 
-pytestmark = pytest.mark.xdist_group("book")  # under pytest-xdist, one worker builds the book once
-
 REPO = Path(__file__).resolve().parents[1]
 BOOK = REPO / "book"
 

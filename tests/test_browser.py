@@ -18,7 +18,7 @@ from urllib.parse import unquote, urlparse
 import pytest
 from selenium.common.exceptions import TimeoutException
 
-pytestmark = [pytest.mark.book, pytest.mark.xdist_group("book")]  # one worker builds the book once
+pytestmark = pytest.mark.book
 
 PHONE = (390, 844)
 SCRIPT_TIMEOUT = 20  # seconds a page has to load and typeset

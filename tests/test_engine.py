@@ -30,8 +30,10 @@ def strip(history: list[dict]) -> list[dict]:
 
 
 def assert_history(history: list[dict], expected: list[dict]) -> None:
+    """Equal up to float rounding: the thread count (2 here, 1 in make test's workers) changes the order of
+    a reduction's sums, which moved a pose loss by 4e-6 of its value; a changed loop moves it by far more."""
     for got, want in zip(strip(history), expected, strict=True):
-        assert got == pytest.approx(want, rel=1e-6), got["epoch"]
+        assert got == pytest.approx(want, rel=2e-5), got["epoch"]
 
 
 # ---- the loop on a toy task ----

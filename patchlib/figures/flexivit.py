@@ -8,6 +8,7 @@ import matplotlib.pyplot as plt
 import matplotlib.ticker as mticker
 import numpy as np
 
+from ..experiments.flexivit.config import PAPER
 from ..experiments.flexivit.knobs import knob_points, pareto
 
 
@@ -38,7 +39,9 @@ def figure3(evaluation: dict, measurement: dict):
     each fixed ViT as a point at its own size and, at the sizes it was not trained for, resized as the paper's
     Fig. 3 resizes it (kernel and position embeddings bilinearly: dashed) and, faded and dotted, with its kernel
     PI-resized (the book's addition). Records made before the plain resize have only the PI-resize curve, drawn
-    dashed. Models trained with several seeds show the mean and ± sd error bars (n in the legend)."""
+    dashed. Models trained with several seeds show the mean and ± sd error bars (n in the legend). A third panel
+    shows the paper's own Fig. 3 points that are sourced (`config.PAPER["fig3_points"]`, second-hand) on the
+    paper's axis (patch size at its 240-px input), beside ours rather than on our axes: their scale differs."""
     result = evaluation["result"]
     sizes, seq_len = result["patch_sizes"], result["seq_len"]
     speed = {row["patch_size"]: row["images_per_s"] for row in measurement["result"]["rows"]}
@@ -49,7 +52,7 @@ def figure3(evaluation: dict, measurement: dict):
     def mean_sd(accs: np.ndarray):
         return accs.mean(axis=0), accs.std(axis=0, ddof=1) if len(accs) > 1 else None
 
-    fig, (ax_patch, ax_speed) = plt.subplots(1, 2, figsize=(11, 4.6))
+    fig, (ax_patch, ax_speed, ax_paper) = plt.subplots(1, 3, figsize=(15, 4.6), width_ratios=(1, 1, 0.55))
     for role, (model, accs) in runs.items():
         (acc, sd), own = mean_sd(accs), model["own_patch"]
         label = _label(role, model) + (f" (mean ± sd, {len(accs)} seeds)" if sd is not None else "")
@@ -89,8 +92,30 @@ def figure3(evaluation: dict, measurement: dict):
     for p, x, y in zip(sizes, rate, runs["flexi"][1].mean(axis=0)):
         ax_speed.annotate(f"/{p}", (x, y), textcoords="offset points", xytext=(4, -10), fontsize=7)
     ax_speed.legend(fontsize=7)
+    _paper_points(ax_paper)
     fig.tight_layout()
     return fig
+
+
+def _paper_points(ax) -> None:
+    """The sourced points of the paper's Fig. 3 ("<model> @<p>x<p>": value) at patch size p of its 240-px input."""
+    entry, resolution = PAPER["fig3_points"], PAPER["input_resolution"]["value"]
+    by_model: dict[str, list[tuple[int, float]]] = {}
+    for key, value in entry["value"].items():
+        model, patch = key.split(" @")
+        by_model.setdefault(model, []).append((int(patch.split("x")[0]), value))
+    greys = iter(("black", "0.45", "0.7"))  # not our models' colours: these are the paper's models
+    for model, points in by_model.items():
+        patches, values = zip(*sorted(points))
+        ax.plot(patches, values, marker="D" if model.startswith("FlexiViT") else "s", ls="-", color=next(greys, "0.8"),
+                label=model)
+        for x, y in zip(patches, values):
+            ax.annotate(f"{y:g}", (x, y), textcoords="offset points", xytext=(5, 4), fontsize=8)
+    ax.set(xscale="log", xlim=(6, 40), ylim=(0, 60), xlabel=f"patch size (pixels, {resolution}-px input)",
+           ylabel=entry["unit"].split(" (")[0], title=f"The paper's points ({entry['status']})")
+    ax.set_xticks([8, 30], ["8", "30"])
+    ax.minorticks_off()
+    ax.legend(fontsize=8, loc="lower right")
 
 
 def training_length_figure(course: dict):

@@ -116,8 +116,9 @@ SIZES = {
     # start from random weights unless INIT_ENV names pretrained ones (the paper: MAE / ImageNet).
     "gpu": Size(dataset="coco", image_size=(256, 192),
                 backbones={"vit": ("vitpose_b", {}), "resnet": ("simplebaseline_res50", {})}, seeds=3,
+                # evaluated every 10 epochs and after the last, as the official configs (evaluation interval=10)
                 train=PoseTrainConfig(epochs=210, batch_size=512, lr=5e-4, weight_decay=0.1, layer_decay=0.75,
-                                      num_workers=8),
+                                      num_workers=8, eval_every=10),
                 # COCO train2017's ~64k images with people, decoded, are estimated at ~54 GB (at ~580x480 px on
                 # average): most of them fit beside training in the gpu machine's 128 GiB.
                 preload_gib=48.0,
