@@ -701,9 +701,9 @@ def test_the_cpu_profile_trains_in_bf16_with_fp32_attention_and_adds_equal_compu
     assert size.train.precision == "bf16_fp32_attention"
     assert chapter.role_training(size, "flexi_long").epochs == size.train.epochs * len(size.patch_sizes)
     runs = chapter.trained_runs(chapter.context("cpu"))
-    assert {seed for role, seed in runs if role == "distill"} == {0, 1}  # the budget carries two students
+    assert {seed for role, seed in runs if role == "distill"} == {0}  # the 75-min budget carries one student
     assert {seed for role, seed in runs if role == "vit_large"} == {0, 1}  # and two ViT/12
-    assert {seed for role, seed in runs if role == "flexi"} == {0, 1, 2}
+    assert {seed for role, seed in runs if role == "flexi"} == {0, 1}
     assert [chapter.evaluation_cadence(size, role) for role in chapter.roles(size)] == [1, 1, 1, 5, 2]
     assert [role for role, _ in runs].count("flexi_long") == 1
     config = chapter.train_config(chapter.context("smoke"), "flexi")
