@@ -27,7 +27,7 @@ PROFILES = {
     "smoke": Profile("smoke", "shapes10", "any CPU (a laptop)", "a few minutes for the whole book",
                      "Checks that every chapter runs end to end, on patchlib's embedded synthetic data "
                      "(shapes10, generated from a seed). Its numbers are not comparable to the papers'."),
-    "cpu": Profile("cpu", "cifar10", "2 CPU cores", "at most 75 minutes per chapter",
+    "cpu": Profile("cpu", "cifar10", "2 CPU cores", "at most 60 minutes per chapter",
                    "A faithful small-scale rerun on CIFAR-10: smaller models, fewer epochs, same mechanisms."),
     # Budget: the dry run's cost report (training FLOPs counted, an H100 at 40 % of its bf16 peak;
     # `patchlib.experiments.common.training_cost`), not yet a measured run.
