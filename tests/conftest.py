@@ -29,9 +29,22 @@ REPO = Path(__file__).resolve().parents[1]
 BOOK = REPO / "book"
 
 # How `make test` (pytest -n 2) shares tests out: a test file's tests run on one worker, except that the
-# two files reading the smoke book run on the same worker (so one build serves both, and no worker waits
+# files reading the smoke book (and the Makefile's tests) run on the same worker (so one build serves both, and no worker waits
 # for another's build) and each chapter's gpu dry run, the longest tests, is a share of its own.
-BOOK_TEST_FILES = ("tests/test_book.py", "tests/test_browser.py")
+# test_make.py runs `make book` in this checkout, whose lock the smoke book's build holds: never at once.
+BOOK_TEST_FILES = ("tests/test_book.py", "tests/test_browser.py", "tests/test_make.py")
+
+
+# The longest shares first (the gpu dry runs, the smoke book), so that the two workers finish together.
+LONGEST_FIRST = ("tests/test_dry_run.py", *BOOK_TEST_FILES)
+
+
+def pytest_collection_modifyitems(config, items):
+    def rank(item) -> int:
+        path = item.nodeid.split("::")[0]
+        return LONGEST_FIRST.index(path) if path in LONGEST_FIRST else len(LONGEST_FIRST)
+
+    items.sort(key=rank)  # stable: the order within each file is kept
 
 
 @pytest.hookimpl(optionalhook=True)

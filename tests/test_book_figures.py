@@ -40,6 +40,7 @@ def test_a_caption_splits_after_its_first_sentence_not_after_an_abbreviation():
 
 
 def test_a_plot_is_stored_once_as_svg_with_its_description():
+    plt.close("all")  # figures another test left open in this worker
     fig, ax = plt.subplots()
     ax.plot([1, 2, 3], [10, 20, 15], marker="o", label="test")
     ax.set(xlabel="epoch", ylabel="top-1 accuracy (%)", title="Accuracy")
