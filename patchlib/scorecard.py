@@ -32,6 +32,7 @@ from pathlib import Path
 
 from .chapters import NAMES, get_chapter
 from .claims import KINDS, VERDICTS, Claim, _fmt, load_claims
+from .figures import HTMLText, inline_html
 from .prose import verdict_words
 from .results import default_results_dir, record_problems
 
@@ -240,8 +241,6 @@ def short_evidence(evidence: str, limit: int = 180) -> str:
 
 def evidence_html(claim: Claim) -> str:
     """Short evidence, then everything behind the verdict (rule, gate, full evidence, sources) in a disclosure."""
-    from .figures import inline_html
-
     rows = [("Evidence", claim.evidence), ("Rule", claim.rule), ("Gate", claim.gate), ("Unit", claim.unit),
             ("Paper value", " — ".join(x for x in (claim.paper_source, claim.paper_status) if x)),
             ("Kind", f"{KIND_LABELS[claim.kind]} ({KINDS[claim.kind]})"), ("Profile", claim.profile),
@@ -252,18 +251,7 @@ def evidence_html(claim: Claim) -> str:
             f'<details class="claim-details"><summary>rule, gate and evidence</summary>{details}</details>')
 
 
-class _HTML:
-    def __init__(self, markup: str, text: str):
-        self.markup, self.text = markup, text
-
-    def _repr_html_(self) -> str:
-        return self.markup
-
-    def __repr__(self) -> str:
-        return self.text
-
-
-def claims_html(claims: list[Claim]) -> _HTML:
+def claims_html(claims: list[Claim]) -> HTMLText:
     """A chapter's claims as the book shows them: claim (and kind), the paper's value, ours, the
     difference where both are numbers and the claim was judged, the verdict in colour, short evidence
     with the rule, gate and provenance behind a disclosure. On a phone each claim is a card, its verdict
@@ -286,7 +274,7 @@ def claims_html(claims: list[Claim]) -> _HTML:
     markup = (f'<div class="table-scroll"><table class="claims-table"><thead><tr>{header}</tr></thead>'
               f'<tbody>{"".join(rows)}</tbody></table></div>')
     text = "\n".join(f"{c.id}: {verdict_words(c.verdict)}" for c in claims)
-    return _HTML(markup, text)
+    return HTMLText(markup, text)
 
 
 # ---- scale: ours against the paper ----
