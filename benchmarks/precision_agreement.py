@@ -34,7 +34,9 @@ def chapter_setup(chapter: str):
         return (lambda: vit.architecture("cpu")), vit.SIZES["cpu"].train
     if chapter == "convmixer":
         size = convmixer.SIZES["cpu"]
-        return (lambda: create_model(size.recipe_model, **size.recipe_overrides)), size.recipe_train
+        memory_format = torch.channels_last if size.channels_last else torch.contiguous_format
+        return (lambda: create_model(size.recipe_model, **size.recipe_overrides).to(memory_format=memory_format),
+                size.recipe_train)
     raise ValueError(f"no agreement check for chapter {chapter!r}; use vit or convmixer")
 
 

@@ -55,6 +55,9 @@ TOC_HEADER = """\
 format: jb-book
 root: intro
 parts:
+  - caption: Results
+    chapters:
+      - file: scorecard
   - caption: Papers
     numbered: true
     chapters:

@@ -162,22 +162,39 @@ class Mlp(nn.Module):
 
 
 class Block(nn.Module):
-    """Pre-norm Transformer encoder block (ViT Eq. 2-3): x + MSA(LN(x)), then x + MLP(LN(x))."""
+    """Pre-norm Transformer encoder block (ViT Eq. 2-3): x + MSA(LN(x)), then x + MLP(LN(x)).
 
-    def __init__(self, dim: int, *, heads: int, mlp_ratio: float = 4.0, qkv_bias: bool = True):
+    `drop_path` > 0: stochastic depth (Huang et al., 2016) in training, as timm's `DropPath` and
+    ViTPose's `vit.py`: each residual branch is zeroed for a whole sample with probability
+    `drop_path` and the kept ones are scaled by 1 / (1 - drop_path); identity in eval mode.
+    """
+
+    def __init__(self, dim: int, *, heads: int, mlp_ratio: float = 4.0, qkv_bias: bool = True,
+                 drop_path: float = 0.0):
         super().__init__()
+        if isinstance(drop_path, bool) or not isinstance(drop_path, numbers.Real) or not 0 <= drop_path < 1:
+            raise ValueError(f"drop_path must be a rate in [0, 1), got {drop_path!r}")
         self.norm1 = nn.LayerNorm(dim, eps=1e-6)
         self.attn = Attention(dim, heads=heads, qkv_bias=qkv_bias)
         self.norm2 = nn.LayerNorm(dim, eps=1e-6)
         self.mlp = Mlp(dim, int(dim * mlp_ratio))
+        self.drop_path = float(drop_path)
+
+    def _drop_path(self, branch: torch.Tensor) -> torch.Tensor:
+        """The residual branch [B, ...], each sample's kept with probability 1 - drop_path (training only)."""
+        if not self.training or self.drop_path == 0:
+            return branch
+        keep = 1 - self.drop_path
+        mask = branch.new_empty((branch.shape[0],) + (1,) * (branch.ndim - 1)).bernoulli_(keep)  # [B, 1, ...]
+        return branch * mask / keep
 
     def forward(self, x: torch.Tensor, *, return_attention: bool = False):
         if return_attention:
             attn_out, attention = self.attn(self.norm1(x), return_attention=True)
-            x = x + attn_out
-            return x + self.mlp(self.norm2(x)), attention
-        x = x + self.attn(self.norm1(x))
-        return x + self.mlp(self.norm2(x))
+            x = x + self._drop_path(attn_out)
+            return x + self._drop_path(self.mlp(self.norm2(x))), attention
+        x = x + self._drop_path(self.attn(self.norm1(x)))
+        return x + self._drop_path(self.mlp(self.norm2(x)))
 
 
 # ---- Resampling the patch-embedding kernel (FlexiViT, Beyer et al., 2023, §3.4) ----

@@ -11,6 +11,8 @@ the protocol are re-measured when it changes.
 """
 from __future__ import annotations
 
+import contextvars
+import copy
 import statistics
 import time
 from dataclasses import asdict, dataclass
@@ -18,7 +20,7 @@ from typing import Callable
 
 import torch
 from torch import nn
-from torch.utils.flop_counter import FlopCounterMode, sdpa_flop_count
+from torch.utils.flop_counter import FlopCounterMode, conv_backward_flop, sdpa_flop_count
 
 from .runtime import autocast, device_name
 
@@ -131,3 +133,136 @@ def flops(model: nn.Module, input_shape: tuple[int, ...], **forward_kwargs) -> d
 
 def parameter_count(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
+
+
+# ---- the cost of a training run, before it runs (issue 26) ----
+
+# `patchlib.train.fit` calls the observer set here, if any, as observer(model, task, device) before its
+# first epoch. The gpu profile's chapters set one that measures and prints what the run will cost
+# (`patchlib.experiments.common.ChapterRun`); it only reports, so no record's fingerprint holds its code.
+TRAINING_OBSERVER: contextvars.ContextVar[Callable | None] = contextvars.ContextVar("training_observer", default=None)
+
+# Dense (no sparsity) bf16 tensor-core peaks, FLOP/s, from NVIDIA's H100 datasheet (SXM5: 989 TFLOPS; the
+# datasheet's 1,979 counts 2:4 sparsity). A modelled time divides a run's counted FLOPs by the peak times
+# MODELLED_UTILISATION: an assumption, not a measurement (small CIFAR models use a GPU less well than that).
+GPU_PEAK_FLOPS = {"NVIDIA H100 SXM": 989e12}
+MODELLED_UTILISATION = 0.4
+
+
+def modelled_gpu_seconds(total_flops: float, gpu: str = "NVIDIA H100 SXM") -> float:
+    """Seconds to compute `total_flops` at MODELLED_UTILISATION of `gpu`'s dense bf16 peak."""
+    return total_flops / (GPU_PEAK_FLOPS[gpu] * MODELLED_UTILISATION)
+
+
+def repeat_batch(batch, size: int):
+    """`batch` (a tensor, or a tuple, list or dict of tensors and other values) with every tensor's
+    rows repeated or cut to `size` along dim 0: a full-size batch made from a dry run's few images."""
+    if torch.is_tensor(batch):
+        reps = -(-size // len(batch))
+        return batch.repeat(reps, *([1] * (batch.ndim - 1)))[:size]
+    if isinstance(batch, dict):
+        return {key: repeat_batch(value, size) for key, value in batch.items()}
+    if isinstance(batch, (tuple, list)):
+        return type(batch)(repeat_batch(value, size) for value in batch)
+    return batch
+
+
+def _conv_backward_flops(grad_out_shape, x_shape, w_shape, bias, stride, padding, dilation, transposed,
+                         output_padding, groups, output_mask, out_shape=None) -> int:
+    """torch's count of a convolution's backward, with the weight gradient of a grouped convolution
+    divided by its groups: torch 2.13 counts it as if every output channel saw every input channel
+    (256 times too many FLOPs for ConvMixer-256's depthwise convolutions)."""
+    def part(mask):
+        return conv_backward_flop(grad_out_shape, x_shape, w_shape, bias, stride, padding, dilation, transposed,
+                                  output_padding, groups, mask, out_val=out_shape)  # torch's, shapes in
+    return part([output_mask[0], False, False]) + part([False, output_mask[1], False]) // groups
+
+
+# The counter's formulas for a training step: forward, and backward with grouped convolutions counted right.
+_TRAINING_FORMULAS = _EXTRA_FORMULAS | {torch.ops.aten.convolution_backward: _conv_backward_flops}
+
+
+def time_training_step(task, model: nn.Module, batch, *, device: torch.device, repeats: int = 1) -> dict:
+    """Seconds of one training step of `task` (its `training_step`, then backward, clipping and an AdamW
+    step: `patchlib.train.optimisation_step`) on `batch`, and the FLOPs of one image's step.
+
+    Runs on a copy of `model` with an optimiser of its own, so the run's weights are untouched (the
+    caller keeps torch's RNG apart). The first step is counted by `torch.utils.flop_counter` (matrix
+    products, convolutions and attention, forward and backward) and not timed; on CUDA a second
+    untimed step warms up; then `repeats` timed steps, the median kept.
+    Returns {"seconds_per_step", "flops_per_image", "batch_size"}.
+    """
+    from .train import EpochStreams, optimisation_step
+
+    work = copy.deepcopy(model).to(device).train()
+    optimizer = torch.optim.AdamW(work.parameters(), lr=1e-6)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
+    streams = EpochStreams(*(torch.Generator().manual_seed(i) for i in range(3)))
+    size = _batch_size(batch)
+
+    def step() -> None:
+        loss, _ = task.training_step(work, batch, streams)
+        optimisation_step(loss, work, optimizer, scheduler, task.config.grad_clip)
+
+    with FlopCounterMode(display=False, custom_mapping=_TRAINING_FORMULAS) as counter:
+        step()
+    if device.type == "cuda":
+        step()
+    _synchronize(device)
+    times = []
+    for _ in range(repeats):
+        tic = time.perf_counter()
+        step()
+        _synchronize(device)
+        times.append(time.perf_counter() - tic)
+    return {"seconds_per_step": statistics.median(times), "flops_per_image": counter.get_total_flops() / size,
+            "batch_size": size}
+
+
+def _batch_size(batch) -> int:
+    """Rows of a batch (a tensor, or the first tensor of a tuple, list or dict)."""
+    if torch.is_tensor(batch):
+        return len(batch)
+    values = batch.values() if isinstance(batch, dict) else batch
+    return next(_batch_size(value) for value in values if torch.is_tensor(value))
+
+
+def augmentation_images_per_s(images: torch.Tensor, augment: str, *, device: torch.device, repeats: int = 3) -> float:
+    """Images/s of the named augmentation (`patchlib.data.augment.AUGMENTATIONS`) on the uint8 CPU
+    batch `images`, delivered on `device` as training gets it (`augment_to_device`, the copy
+    included). One untimed pass, then the median of `repeats` timed passes."""
+    from .data.augment import augment_to_device
+
+    generator = torch.Generator().manual_seed(0)
+
+    def once() -> None:
+        augment_to_device(images, augment, generator, device)
+        _synchronize(device)
+
+    once()
+    times = []
+    for _ in range(repeats):
+        tic = time.perf_counter()
+        once()
+        times.append(time.perf_counter() - tic)
+    return len(images) / statistics.median(times)
+
+
+def loader_images_per_s(dataset, *, batch_size: int, num_workers: int, device: torch.device, items: int) -> float:
+    """Crops/s a DataLoader of `dataset` (`num_workers` processes, pinned memory on CUDA) delivers to
+    `device`, over `items` items drawn in order round the dataset, timed from its first batch (the
+    workers' start-up is not counted)."""
+    indices = [i % len(dataset) for i in range(items)]
+    loader = torch.utils.data.DataLoader(torch.utils.data.Subset(dataset, indices), batch_size=batch_size,
+                                         num_workers=num_workers, pin_memory=device.type == "cuda")
+    batches = iter(loader)
+    first = next(batches)
+    tic, counted = time.perf_counter(), 0
+    for batch in batches:
+        batch["image"].to(device, non_blocking=True)
+        counted += len(batch["image"])
+    _synchronize(device)
+    if counted == 0:
+        raise ValueError(f"loader_images_per_s: items={items} fill only one batch of {len(first['image'])}; "
+                         "time at least two batches")
+    return counted / (time.perf_counter() - tic)

@@ -12,13 +12,20 @@ A stored record whose code has changed since is still used (a rerun can take an 
 silently: `stale_code(record)` names the changed definitions, the book prints them beside every
 figure built from the record (`patchlib.figures.provenance`), and `python -m patchlib.results`
 (`make check-results`) lists every stale record.
+
+A stored record is read only if it has the shape its readers rely on (`record_problems`: the config
+its hash was taken of, the provenance `environment()` and the run write, training histories of
+numbers, no number written as text); a damaged one raises `ResultFileError` naming the file, what is
+wrong and the fix, instead of a TypeError deep inside a chapter's reader (issue 27, 3.6).
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import numbers
 import os
 import platform
+import re
 import subprocess
 import tempfile
 import time
@@ -142,43 +149,147 @@ def record_source(record: dict) -> str:
 
 class ResultFileError(ValueError):
     """A stored result file that cannot be used. It is never overwritten silently: the message
-    names the file and the fix (restore it from git, or delete it to recompute)."""
+    names the file, what is wrong with it and the fix (restore it from git, delete it to recompute
+    it, or recompute the chapter in place)."""
 
-    def __init__(self, path: Path, problem: str):
+    def __init__(self, path: Path, problem: str, config: dict | None = None):
+        config = config or {}
+        make = " ".join([f"make notebooks CHAPTERS={config.get('chapter', Path(path).parent.name)}",
+                         *([f"PROFILE={config['profile']}"] if isinstance(config.get("profile"), str) else []),
+                         *(["DRY_RUN=1"] if config.get("dry_run") is True else []), "RECOMPUTE=all"])
         super().__init__(f"result file {path} {problem}. It is left as it is: restore it "
-                         f"(`git checkout -- {path}` if it is committed) or delete it to recompute it, "
-                         "or recompute it in place with force=True")
+                         f"(`git checkout -- {path}` if it is committed), or delete it to recompute it (the "
+                         f"chapter's next run computes it, and only it), or recompute every record of the chapter "
+                         f"in place with `{make}` (force=True in run())")
         self.path = path
 
 
 RECORD_FIELDS = {"schema": int, "config_hash": str, "config": dict, "provenance": dict, "result": dict}
+# What run_or_load writes into a provenance (patchlib.results.environment and the run), and what
+# the readers (patchlib.figures.provenance, the scorecard, the chapters' readers) rely on.
+NONE = type(None)
+PROVENANCE_FIELDS = {"git_revision": str, "python": str, "torch": str, "numpy": str, "device": str,
+                     "device_name": str, "cpu_count": (int, NONE), "torch_threads": int, "hostname_hash": str,
+                     "started_at": str, "wall_time_s": float, "seed": (int, NONE), "data": (dict, NONE)}
+PROVENANCE_FIELDS_V3 = {"definitions": dict, "dirty_files": list}  # written since schema 3
+PROVENANCE_OPTIONAL = {"code": dict, "processes": int, "refingerprinted": dict}
+DATA_FIELDS = {"name": (str, NONE), "source": (str, NONE), "fingerprint": (str, NONE), "n_train": (int, NONE),
+               "n_test": (int, NONE)}
+NUMBER_AS_TEXT = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*|[+-]?(nan|inf|infinity)", re.IGNORECASE)
+
+
+KIND_NAMES = {dict: "an object", list: "a list", str: "a string", int: "an integer", float: "a number",
+              NONE: "null", bool: "a boolean"}
+
+
+def _kind(value: Any) -> str:
+    """What a JSON value is, in words."""
+    if isinstance(value, bool) or value is None:
+        return KIND_NAMES[type(value)]
+    if isinstance(value, numbers.Real):
+        return "a number"
+    return KIND_NAMES.get(list if isinstance(value, tuple) else type(value), type(value).__name__)
+
+
+def _is(value: Any, kinds) -> bool:
+    """isinstance for JSON values: a boolean is no number, an integer is a number (float), a tuple a list."""
+    kinds = kinds if isinstance(kinds, tuple) else (kinds,)
+    if isinstance(value, bool):
+        return bool in kinds
+    return any(isinstance(value, numbers.Real) if kind is float else isinstance(value, numbers.Integral)
+               if kind is int else isinstance(value, (list, tuple)) if kind is list else isinstance(value, kind)
+               for kind in kinds)
+
+
+def _expect(where: str, value: Any, kinds) -> list[str]:
+    """[] if `value` is of `kinds`, else the problem in words."""
+    if _is(value, kinds):
+        return []
+    expected = " or ".join(KIND_NAMES[kind] for kind in (kinds if isinstance(kinds, tuple) else (kinds,)))
+    return [f"{where} is {_kind(value)} ({json.dumps(value, default=str)[:40]}), not {expected}"]
+
+
+def _result_problems(value: Any, where: str) -> list[str]:
+    """The problems of a record's result, searched depth first: every `history` is a training
+    history (a list of per-epoch objects of numbers or null), and no number is written as text."""
+    if isinstance(value, str):
+        return [f"{where} is a number written as text ({value!r})"] if NUMBER_AS_TEXT.fullmatch(value) else []
+    problems = []
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            if key != "history":
+                problems += _result_problems(inner, f"{where}.{key}")
+                continue
+            history = f"{where}.history"
+            problems += _expect(history, inner, list)
+            for i, entry in enumerate(inner if isinstance(inner, (list, tuple)) else []):
+                problems += _expect(f"{history}[{i}]", entry, dict)
+                for name, number in (entry.items() if isinstance(entry, dict) else ()):
+                    problems += _expect(f"{history}[{i}].{name}", number, (float, NONE))
+    elif isinstance(value, (list, tuple)):
+        for i, inner in enumerate(value):
+            problems += _result_problems(inner, f"{where}[{i}]")
+    return problems
+
+
+def record_problems(record: Any) -> list[str]:
+    """What is wrong with the shape of a stored record ([] for a usable one): the top level, a
+    config that no longer matches its hash (edited or damaged), the provenance entries the readers
+    rely on, training histories (lists of per-epoch objects of numbers) and numbers written as text.
+    `load_result` refuses a record with any; `run_or_load` refuses to write one."""
+    if not isinstance(record, dict):
+        return [f"not a result record: it holds {_kind(record)}, not an object"]
+    missing = [name for name in RECORD_FIELDS if name not in record]
+    wrong = [problem for name, kind in RECORD_FIELDS.items() if name in record
+             for problem in _expect(name, record[name], kind)]
+    if missing or wrong:
+        return ["not a result record: " + "; ".join(([f"{', '.join(missing)} missing"] if missing else []) + wrong)]
+    problems = []
+    if config_hash(record["config"]) != record["config_hash"]:
+        problems.append("config does not match the record's config_hash (it was edited or damaged)")
+    provenance = record["provenance"]
+    required = PROVENANCE_FIELDS | (PROVENANCE_FIELDS_V3 if record["schema"] >= 3 else {})
+    missing = [name for name in required if name not in provenance]
+    if missing:
+        problems.append(f"provenance lacks {', '.join(missing)}")
+    for name, kinds in (required | PROVENANCE_OPTIONAL).items():
+        if name in provenance:
+            problems += _expect(f"provenance.{name}", provenance[name], kinds)
+    for name, kinds in DATA_FIELDS.items():
+        if isinstance(provenance.get("data"), dict) and name in provenance["data"]:
+            problems += _expect(f"provenance.data.{name}", provenance["data"][name], kinds)
+    problems += _result_problems(record["result"], "result")
+    return problems
 
 
 def load_result(path: Path, config: dict) -> dict | None:
     """The stored record at `path` for `config`, or None if there is none.
 
-    A file that exists but cannot be used (not JSON, not a record, or another configuration's
-    record) raises `ResultFileError` naming it: a result is never replaced without being asked.
+    A file that exists but cannot be used (not JSON, not a record, damaged inside as
+    `record_problems` says, or another configuration's record) raises `ResultFileError` naming it,
+    what is wrong and the fix: a result is never replaced without being asked.
     """
     try:
         text = path.read_text()
     except FileNotFoundError:
         return None
     except OSError as error:
-        raise ResultFileError(path, f"cannot be read ({error})") from error
+        raise ResultFileError(path, f"cannot be read ({error})", config) from error
     try:
         record = json.loads(text)
     except ValueError as error:
-        raise ResultFileError(path, f"is not valid JSON ({error}; truncated?)") from error
-    wrong = [name for name, kind in RECORD_FIELDS.items()
-             if not isinstance(record, dict) or not isinstance(record.get(name), kind)]
-    if wrong:
-        raise ResultFileError(path, "is not a result record (missing or malformed: " + ", ".join(wrong) + ")")
+        raise ResultFileError(path, f"is not valid JSON ({error}; truncated?)", config) from error
+    problems = record_problems(record)
+    if problems and problems[0].startswith("not a result record"):  # the top level: nothing else was checked
+        raise ResultFileError(path, f"is {problems[0]}", config)
     if record["schema"] not in READABLE_SCHEMAS:
         raise ResultFileError(path, f"has schema {record['schema']}, which this version of patchlib cannot read "
-                                    f"(it reads {', '.join(map(str, READABLE_SCHEMAS))})")
+                                    f"(it reads {', '.join(map(str, READABLE_SCHEMAS))})", config)
     if record["config_hash"] != config_hash(config):
-        raise ResultFileError(path, "holds the record of another configuration than its name says")
+        raise ResultFileError(path, "holds the record of another configuration than its name says", config)
+    if problems:
+        shown = problems[:5] + ([f"and {len(problems) - 5} more"] if len(problems) > 5 else [])
+        raise ResultFileError(path, "is damaged inside: " + "; ".join(shown), config)
     return record
 
 
@@ -211,6 +322,10 @@ def run_or_load(config: dict, compute: Callable[[], dict], *, definitions: Calla
         provenance["processes"] = distributed.world_size()  # torchrun: data-parallel over this many ranks
     record = {"schema": SCHEMA_VERSION, "config_hash": config_hash(config), "config": config,
               "provenance": provenance, "result": result}
+    problems = record_problems(record)
+    if problems:  # a fault of the piece's code: a record the readers would refuse is never written
+        raise ValueError(f"the computed record for {path.name} ({config['chapter']} chapter) is not a usable record "
+                         f"and was not written: {'; '.join(problems[:5])}. Fix the piece's compute function")
     with distributed.main_writes() as writer:  # under torchrun, rank 0 writes
         if writer:
             write_json_atomic(path, record)
@@ -220,16 +335,19 @@ def run_or_load(config: dict, compute: Callable[[], dict], *, definitions: Calla
 def check_results(results_dir: Path | None = None, index: SourceIndex | None = None,
                   root: Path | None = None) -> list[tuple[Path, list[str]]]:
     """(record file, changed definitions) for every stale record under `results_dir`; a file
-    that is not a readable record is listed with the reason instead."""
+    that is not a readable record, or is damaged inside (`record_problems`), is listed with the reason instead."""
     results_dir = Path(results_dir) if results_dir is not None else default_results_dir()
     stale = []
     for path in sorted(results_dir.glob("*/*.json")):
         if path.name.startswith("claims"):
             continue
         try:
-            changed = stale_code(json.loads(path.read_text()), index, root)
-        except (ValueError, AttributeError, KeyError, TypeError) as error:
+            record = json.loads(path.read_text())
+        except (OSError, ValueError) as error:
             changed = [f"(not a readable result record: {type(error).__name__}: {error})"]
+        else:
+            problems = record_problems(record)
+            changed = [f"(damaged: {'; '.join(problems)})"] if problems else stale_code(record, index, root)
         if changed:
             stale.append((path, changed))
     return stale

@@ -13,7 +13,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "patchlib"
 # What a figure or a reader may import from patchlib: records, claims, other readers and figures,
 # chapter configs (data), keypoint names. Nothing that trains, measures or builds models.
 READER_IMPORTS = ("patchlib.claims", "patchlib.results", "patchlib.figures", "patchlib.pose.keypoints",
-                  "patchlib.chapters", "patchlib.profiles", "patchlib.experiments.common.record_source",
+                  "patchlib.chapters", "patchlib.profiles", "patchlib.data.recipes",
+                  "patchlib.experiments.common.record_source",
                   "patchlib.experiments.common.DRY_RUN_NOTE", "patchlib.experiments.common.relative_to_data_root",
                   "patchlib.interpret.patch_distances",  # the pure geometry of a patch grid
                   "patchlib.prose")

@@ -1,7 +1,8 @@
 """The HTML book builds offline, with every Sphinx warning an error, and loads nothing from the web.
 
-The fixture copies the book's sources to a temporary folder, executes the chapter notebooks
-there with the smoke profile (`make notebooks`), and builds the copy with `make book`
+The fixture (`executed_book`, tests/conftest.py, shared with the browser tests of
+tests/test_browser.py) copies the book's sources to a temporary folder, executes the chapter
+notebooks there with the smoke profile (`make notebooks`), and builds the copy with `make book`
 (jupyter-book build -W -n --keep-going). Slow (it runs every chapter's smoke profile), so
 marked `book`: `pytest -m book` runs it alone, `pytest -m "not book"` skips it. The toc's test is
 quick and unmarked. (The Makefile's own behaviour: tests/test_make.py.)
@@ -9,9 +10,8 @@ quick and unmarked. (The Makefile's own behaviour: tests/test_make.py.)
 
 from __future__ import annotations
 
+import json
 import re
-import shutil
-import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -93,25 +93,6 @@ def _resources(page: Path) -> _Resources:
     return parser
 
 
-@pytest.fixture(scope="module")
-def executed_book(tmp_path_factory) -> Path:
-    """Build a copy of the book from freshly executed smoke-profile notebooks; return its
-    `_build/html` folder."""
-    dest = tmp_path_factory.mktemp("book") / "book"
-    # All sources; not earlier outputs (chapters are re-executed, the build is redone).
-    shutil.copytree(BOOK, dest, ignore=shutil.ignore_patterns("_build", "chapters", "_vendor"))
-    subprocess.run(
-        ["make", "notebooks", "PROFILE=smoke", f"BOOK_CHAPTERS={dest}/chapters"],
-        cwd=REPO, check=True,
-    )
-    build = subprocess.run(
-        ["make", "book", f"BOOK_DIR={dest}"],
-        cwd=REPO, capture_output=True, text=True,
-    )
-    assert build.returncode == 0, f"book build failed:\n{build.stdout[-6000:]}\n{build.stderr[-6000:]}"
-    return dest / "_build" / "html"
-
-
 @pytest.mark.book
 def test_every_page_is_built(executed_book):
     toc = yaml.safe_load((BOOK / "_toc.yml").read_text(encoding="utf8"))
@@ -189,3 +170,117 @@ def test_the_toc_is_the_registrys():
     text = (BOOK / "_toc.yml").read_text(encoding="utf8")
     assert text == toc(), "book/_toc.yml is not the registry's: `python3 patchlib/chapters.py --toc > book/_toc.yml`"
     assert [f for f in toc_files(yaml.safe_load(text)) if f.startswith("chapters/")] == [f"chapters/{n}" for n in NAMES]
+
+
+# ---- issue 24: the book as readers meet it ----
+
+BOOK_BUDGET = 20 * 2**20   # bytes: the whole built book
+PAGE_BUDGET = 3 * 2**20    # bytes: one page with everything of its own that it loads
+VERDICT_IDENTIFIER = re.compile(r"\b(not_reproduced|within_noise|not_testable_here|not_tested)\b")
+
+
+def _visible_text(page: Path) -> str:
+    """A page's text as a reader sees it: no scripts, styles or tag attributes, entities decoded."""
+    import html
+
+    text = re.sub(r"<(script|style)\b.*?</\1>", " ", page.read_text(encoding="utf8"), flags=re.DOTALL)
+    return html.unescape(re.sub(r"<[^>]+>", "", text))
+
+
+def _page_weight(built: Path, page: Path) -> int:
+    """The bytes a page loads that are its own: the HTML, and every image, script, style or frame it
+    names outside _static/ (the theme's and MathJax's files under _static/ are shared by all pages and
+    budgeted with the whole book)."""
+    total = page.stat().st_size
+    for _, url in _resources(page).urls:
+        if REMOTE.match(url) or url.startswith(("data:", "#")):
+            continue
+        target = (page.parent / url.split("?")[0].split("#")[0]).resolve()
+        if target.is_file() and "_static" not in target.relative_to(built.resolve()).parts:
+            total += target.stat().st_size
+    return total
+
+
+@pytest.mark.book
+def test_the_book_and_every_page_stay_light(executed_book):
+    total = sum(p.stat().st_size for p in executed_book.rglob("*") if p.is_file())
+    assert total <= BOOK_BUDGET, f"the built book is {total / 2**20:.1f} MB, over {BOOK_BUDGET / 2**20:.0f} MB"
+    heavy = {p.relative_to(executed_book).as_posix(): _page_weight(executed_book, p)
+             for p in executed_book.rglob("*.html") if "_static" not in p.relative_to(executed_book).parts}
+    over = {name: f"{size / 2**20:.1f} MB" for name, size in heavy.items() if size > PAGE_BUDGET}
+    assert not over, f"pages over {PAGE_BUDGET / 2**20:.0f} MB: {over}"
+
+
+@pytest.mark.book
+def test_each_notebook_and_each_figure_ships_once(executed_book):
+    notebooks = sorted(p.name for p in executed_book.rglob("*.ipynb"))
+    assert notebooks == sorted(set(notebooks)), f"a notebook ships more than once: {notebooks}"
+    assert len(notebooks) == len([f for f in toc_files(yaml.safe_load((BOOK / "_toc.yml").read_text()))
+                                  if f.startswith("chapters/")])
+    for path in executed_book.rglob("*.ipynb"):  # every output image stored once in the notebook
+        images = [json.dumps(data) for cell in json.loads(path.read_text())["cells"] for out in cell.get("outputs", [])
+                  for mime, data in out.get("data", {}).items() if "image/" in mime]
+        assert len(images) == len(set(images)), f"{path.name} stores a figure twice"
+    shown = sorted(p.suffix for p in (executed_book / "_images").iterdir())
+    assert shown and set(shown) <= {".svg", ".png"}, shown
+    assert ".svg" in shown  # line plots are vector graphics
+
+
+@pytest.mark.book
+def test_pages_speak_verdicts_in_words(executed_book):
+    """No verdict identifier (not_reproduced, within_noise, ...) in the text a reader sees."""
+    for page in sorted(executed_book.rglob("*.html")):
+        found = VERDICT_IDENTIFIER.search(_visible_text(page))
+        assert found is None, f"{page.relative_to(executed_book)} shows {found.group(0)!r}"
+
+
+@pytest.mark.book
+def test_chapters_show_styled_claims_tables_and_short_captions(executed_book):
+    from patchlib.scorecard import collect
+
+    chapters = {c.chapter: c for c in collect(executed_book.parents[1])}
+    for name, chapter in chapters.items():
+        html = (executed_book / "chapters" / f"{name}.html").read_text(encoding="utf8")
+        table = re.search(r'<table class="claims-table">.*?</table>', html, re.DOTALL)
+        assert table, f"{name}: no claims table"
+        assert table.group(0).count('<tr class="claim-row"') == len(chapter.claims)
+        assert table.group(0).count('<details class="claim-details">') == len(chapter.claims)
+        for caption in re.findall(r"<figcaption>(.*?)</figcaption>", html, re.DOTALL):
+            lead = re.search(r'<span class="caption-lead">(.*?)</span>', caption, re.DOTALL)
+            assert lead, f"{name}: a caption without its lead sentence"
+            assert caption.count('class="provenance-line"') <= 1
+            assert len(re.sub(r"<[^>]+>", "", lead.group(1))) < 400, f"{name}: a caption lead of more than a sentence"
+
+
+@pytest.mark.book
+def test_the_book_names_its_repository_and_how_to_run_and_cite_it(executed_book):
+    config = yaml.safe_load((BOOK / "_config.yml").read_text(encoding="utf8"))
+    url = config["repository"]["url"]
+    owner, repo = url.rstrip("/").split("/")[-2:]
+    for page in sorted(executed_book.rglob("*.html")):
+        name = page.relative_to(executed_book).as_posix()
+        if name == "index.html" or name.startswith("_static/"):
+            continue  # the redirect to the landing page; the theme's template fragments
+        assert f'href="{url}"' in page.read_text(encoding="utf8"), f"{name}: no repository button"
+    for chapter in [f.split("/")[1] for f in toc_files(yaml.safe_load((BOOK / "_toc.yml").read_text()))
+                    if f.startswith("chapters/")]:
+        html = (executed_book / "chapters" / f"{chapter}.html").read_text(encoding="utf8")
+        notebook = f"notebooks/{chapter}.ipynb"
+        assert f"https://colab.research.google.com/github/{owner}/{repo}/blob/main/{notebook}" in html
+        assert f"https://mybinder.org/v2/gh/{owner}/{repo}/main?labpath={notebook}" in html
+    intro = _visible_text(executed_book / "intro.html")
+    assert "@misc{patchlib" in intro and f"\\url{{{url}}}" in intro and "Cite this book" in intro
+    assert f"git clone {url}" in intro and "<this repository>" not in intro
+    scorecard = _visible_text(executed_book / "scorecard.html")
+    assert re.search(r"Results: \d+ records, computed \d{4}-\d\d-\d\d", scorecard), "no date of the results"
+    # The smoke book of the tests reads records computed into a scratch folder (tests/../conftest.py):
+    assert re.search(r"results/ last changed in commit [0-9a-f]{7,}|its records are not in the repository",
+                     scorecard), "no commit of the results"
+
+
+@pytest.mark.book
+def test_the_bibliography_is_author_year(executed_book):
+    html = _visible_text(executed_book / "bibliography.html")
+    assert "[Dosovitskiy et al., 2021]" in html
+    assert re.search(r"\[Mehta and Rastegari, 2022\w?\]", html)
+    assert not re.search(r"\[\d+\]", html), "numbered labels in the bibliography"

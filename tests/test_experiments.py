@@ -12,7 +12,7 @@ from patchlib.experiments import common, vit
 from patchlib.experiments.common import ChapterRun, relative_to_data_root
 from patchlib.figures import provenance
 from patchlib.profiles import PROFILES
-from patchlib.results import SCHEMA_VERSION, config_hash, result_path, write_json_atomic
+from patchlib.results import result_path, run_or_load
 
 from patchlib.chapters import NAMES as CHAPTERS  # the one registry
 
@@ -53,9 +53,8 @@ def test_cpu_profile_without_data_fails_with_a_clear_message(tmp_path, monkeypat
 
 
 def _store(config, tmp_path, result):
-    record = {"schema": SCHEMA_VERSION, "config_hash": config_hash(config), "config": config,
-              "provenance": {"data": {"fingerprint": "x"}, "definitions": {}}, "result": result}
-    write_json_atomic(result_path(config, tmp_path), record)
+    """A complete stored record of `result` for `config` (provenance as a run writes it), computed without data."""
+    run_or_load(config, lambda: result | {"data": {"fingerprint": "x"}}, results_dir=tmp_path)
 
 
 def test_stored_results_are_used_when_the_data_is_absent(tmp_path, monkeypatch):

@@ -43,7 +43,7 @@ assert calls == ["smoke"], calls
 
 def test_the_scorecard_shows_any_registered_chapter_by_its_short_name(tmp_path):
     run = _python('''
-from patchlib.scorecard import collect, render
+from patchlib.scorecard import collect, landing_html, render
 book, results = Path("book"), Path("results")
 (book / "chapters").mkdir(parents=True)
 (results / "extra").mkdir(parents=True)
@@ -57,9 +57,10 @@ claim = {"id": "a", "claim": "it works", "paper_value": 1.0, "our_value": 1.0, "
 chapters = collect(book)
 assert [c.chapter for c in chapters] == ["extra"], chapters
 print(render(chapters))
+print(landing_html(chapters))
 ''', tmp_path)
     assert run.returncode == 0, run.stderr[-3000:]
-    assert "| {doc}`ExtraNet </chapters/extra>` | cpu |" in run.stdout
+    assert '<a href="chapters/extra.html">ExtraNet</a>' in run.stdout
     assert '<a href="chapters/extra.html#paper-vs-ours" title="An Extra Paper">ExtraNet</a>' in run.stdout
 
 

@@ -1,5 +1,6 @@
 import json
 import os
+import re
 
 import pytest
 
@@ -96,8 +97,8 @@ def test_check_results_command_exits_1_on_stale_records(tmp_path, monkeypatch, c
 
 @pytest.mark.parametrize("content, problem", [
     ('{"schema": 1, "config_ha', "is not valid JSON"),                        # truncated
-    ('[1, 2, 3]', "is not a result record"),                                    # JSON, wrong shape
-    ('{"schema": 2, "config_hash": "x", "config": {}, "provenance": {}}', "missing or malformed: result"),
+    ('[1, 2, 3]', "is not a result record: it holds a list"),                   # JSON, wrong shape
+    ('{"schema": 2, "config_hash": "x", "config": {}, "provenance": {}}', "not a result record: result missing"),
 ])
 def test_unusable_result_files_name_the_file_and_are_never_overwritten(tmp_path, content, problem):
     path = result_path(CONFIG, tmp_path)
@@ -107,8 +108,78 @@ def test_unusable_result_files_name_the_file_and_are_never_overwritten(tmp_path,
     with pytest.raises(ResultFileError, match=problem) as error:
         run_or_load(CONFIG, compute, results_dir=tmp_path)
     assert str(path) in str(error.value) and "delete it to recompute" in str(error.value)
+    assert "make notebooks CHAPTERS=demo RECOMPUTE=all" in str(error.value)
     assert path.read_text() == content and calls == []        # nothing computed, nothing replaced
     assert run_or_load(CONFIG, compute, results_dir=tmp_path, force=True)["result"] == {"value": 2}
+
+
+def _history_result(value):
+    return {"value": value, "history": [{"epoch": 1, "train_loss": 2.3, "test_acc": 0.1}],
+            "data": {"name": "toy", "fingerprint": "abc", "n_train": 8, "n_test": 4}}
+
+
+# Damage inside a record that parses as JSON and has the right top level: each must be refused
+# naming the file, the place and the fix, never reach a reader as a raw TypeError or AttributeError.
+INNER_DAMAGE = {
+    "config is a list": (lambda r: r.update(config=list(r["config"])), "config is a list"),
+    "config number as text": (lambda r: r["config"].update(lr="0.001"), "config does not match"),
+    "history entries are strings": (lambda r: r["result"].update(history=["epoch 1: loss 2.3"]),
+                                    "result.history[0] is a string"),
+    "history is an object": (lambda r: r["result"].update(history={"epoch": 1}), "result.history is an object"),
+    "history number as text": (lambda r: r["result"]["history"][0].update(test_acc="0.1"),
+                               "result.history[0].test_acc is a string"),
+    "result number as text": (lambda r: r["result"].update(value="0.83"), "result.value is a number written as text"),
+    "provenance missing keys": (lambda r: [r["provenance"].pop(k) for k in ("wall_time_s", "device")],
+                                "provenance lacks device, wall_time_s"),
+    "provenance number as text": (lambda r: r["provenance"].update(torch_threads="4"),
+                                  "provenance.torch_threads is a string"),
+    "provenance data damaged": (lambda r: r["provenance"]["data"].update(n_test="100"),
+                                "provenance.data.n_test is a string"),
+    "provenance data a list": (lambda r: r["provenance"].update(data=["toy"]), "provenance.data is a list"),
+    "definitions a list": (lambda r: r["provenance"].update(definitions=[]), "provenance.definitions is a list"),
+}
+
+
+@pytest.mark.parametrize("damage", INNER_DAMAGE)
+def test_inner_damage_in_a_record_is_named_with_the_file_and_the_fix(tmp_path, damage):
+    damaged, problem = INNER_DAMAGE[damage]
+    config = CONFIG | {"profile": "cpu"}
+    path = result_path(config, tmp_path)
+    run_or_load(config, lambda: _history_result(1), results_dir=tmp_path)
+    record = load_result(path, config)  # undamaged, it loads
+    damaged(record)
+    path.write_text(json.dumps(record))
+    content = path.read_text()
+    with pytest.raises(ResultFileError, match=re.escape(problem)) as error:
+        run_or_load(config, lambda: _history_result(2), results_dir=tmp_path)
+    message = str(error.value)
+    assert message.startswith(f"result file {path} is ") and "delete it to recompute it" in message
+    assert "`make notebooks CHAPTERS=demo PROFILE=cpu RECOMPUTE=all`" in message
+    assert path.read_text() == content  # left as it was
+    assert check_results(tmp_path)[0][0] == path and problem in check_results(tmp_path)[0][1][0]
+    assert run_or_load(config, lambda: _history_result(2), results_dir=tmp_path, force=True)["result"]["value"] == 2
+
+
+def test_a_computed_record_the_readers_would_refuse_is_not_written(tmp_path):
+    with pytest.raises(ValueError, match=r"result.accuracy is a number written as text \('0.5'\)"):
+        run_or_load(CONFIG, lambda: {"accuracy": "0.5"}, results_dir=tmp_path)
+    with pytest.raises(ValueError, match=r"result.history\[0\].train_loss is a string"):
+        run_or_load(CONFIG, lambda: {"history": [{"train_loss": "nan"}]}, results_dir=tmp_path)
+    assert not result_path(CONFIG, tmp_path).exists()
+    assert run_or_load(CONFIG, lambda: {"label": "vit_ti16", "size": "16px", "history": [{"test_acc": None}]},
+                       results_dir=tmp_path)["result"]["label"] == "vit_ti16"  # words, and a missing metric, are fine
+
+
+def test_every_committed_record_has_the_shape_the_readers_rely_on():
+    """The shape checks are the committed records' own shape: none is refused (nor too loose to matter: see above)."""
+    from pathlib import Path
+
+    from patchlib.results import record_problems
+
+    paths = [p for p in sorted((Path(__file__).resolve().parents[1] / "results").glob("*/*.json"))
+             if not p.name.startswith("claims")]
+    assert len(paths) > 50
+    assert {p.name: record_problems(json.loads(p.read_text())) for p in paths} == {p.name: [] for p in paths}
 
 
 def test_a_record_of_another_configuration_is_refused(tmp_path):
@@ -141,3 +212,39 @@ def test_interrupted_compute_leaves_no_result(tmp_path):
 def test_config_needs_chapter_and_name(tmp_path):
     with pytest.raises(ValueError, match="chapter"):
         result_path({"name": "x"}, tmp_path)
+
+
+PROTOCOL_SETTINGS = ("batch_size", "precision", "repeats", "rounds", "version", "warmup")
+
+
+def _timing_protocols(value):
+    """Every timing protocol (`patchlib.measure.ThroughputProtocol.record()` as measured) inside a result."""
+    if isinstance(value, dict):
+        if "warmup" in value and "repeats" in value:
+            yield value
+        for inner in value.values():
+            yield from _timing_protocols(inner)
+    elif isinstance(value, list):
+        for inner in value:
+            yield from _timing_protocols(inner)
+
+
+def test_a_timed_record_is_keyed_by_its_timing_protocol_and_device():
+    """Issue 27 §2 (a cost piece's cache key): every committed record that holds timings has the
+    protocol's settings and the device type in its config, so a changed protocol or another device
+    is another record, never a stored timing of other settings."""
+    from pathlib import Path
+
+    timed = 0
+    for path in sorted((Path(__file__).resolve().parents[1] / "results").glob("*/*.json")):
+        if path.name.startswith("claims"):
+            continue
+        record = json.loads(path.read_text())
+        for protocol in _timing_protocols(record["result"]):
+            timed += 1
+            config = record["config"]
+            keyed = [config.get(key) for key in ("throughput", "protocol") if isinstance(config.get(key), dict)]
+            settings = {key: protocol[key] for key in PROTOCOL_SETTINGS}
+            assert any({key: entry.get(key) for key in PROTOCOL_SETTINGS} == settings for entry in keyed), path.name
+            assert config.get("device_type") == protocol["device"].split(":")[0], path.name
+    assert timed >= 6

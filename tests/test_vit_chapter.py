@@ -16,7 +16,7 @@ from patchlib.data import DataNotFoundError
 from patchlib.experiments import vit
 from patchlib.experiments.vit import readers
 from patchlib.interpret import attention_distance, patch_distances, position_embedding_similarity
-from patchlib.results import SCHEMA_VERSION, config_hash, result_path, write_json_atomic
+from patchlib.results import run_or_load
 
 matplotlib.use("Agg")
 
@@ -215,9 +215,7 @@ def test_trained_record_loads_or_computes_the_fig7_piece_and_writes_no_claims(tm
     monkeypatch.setattr("patchlib.data.root.DEFAULT_DATA_ROOT", tmp_path / "no-data")
     assert inspect.signature(vit.trained_record).parameters.keys() == inspect.signature(vit.run).parameters.keys()
     config = vit.fig7_config(vit.context("cpu"))
-    write_json_atomic(result_path(config, tmp_path), {
-        "schema": SCHEMA_VERSION, "config_hash": config_hash(config), "config": config,
-        "provenance": {"data": {"fingerprint": "x"}, "definitions": {}}, "result": {"marker": 1}})
+    run_or_load(config, lambda: {"marker": 1, "data": {"fingerprint": "x"}}, results_dir=tmp_path)  # a stored record
     record = vit.trained_record("cpu", results_dir=tmp_path, progress=False)
     assert record["result"] == {"marker": 1} and record["config"] == config
     assert not list((tmp_path / "vit").glob("claims*.json"))

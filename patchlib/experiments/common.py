@@ -27,6 +27,7 @@ from .. import distributed
 from ..claims import Claim, write_claims
 from ..data import DataNotFoundError, DataSplits, load_dataset
 from ..fingerprint import Migration, fingerprint_record
+from ..measure import TRAINING_OBSERVER
 from ..profiles import get_profile
 from ..results import default_results_dir, load_result, record_source, result_path, run_or_load, stale_code
 from ..runtime import resolve_device
@@ -78,7 +79,12 @@ class ChapterRun:
     prepare: Callable | None = None  # prepare(data, size) -> data: a chapter's fixed preprocessing (FlexiViT upsamples)
     device_requested: str = "auto"   # what the caller asked for: the gpu profile computes on a CPU only if asked by name
     dry_run: bool = False            # see DRY_RUN_NOTE; its records carry "dry_run": True and live apart
+    full_size: object = None         # the profile's Size before a dry run shrinks it (the cost report's full run)
+    dry_run_overridden: tuple[str, ...] = ()  # the Size fields the chapter's DRY_RUN overrides set
+    cost_reports: list = field(default_factory=list, repr=False)  # `report_training_cost`'s, in order
     _data: dict = field(default_factory=dict, repr=False)
+    _computing: str | None = field(default=None, repr=False)  # the record being computed (for the cost report)
+    _pipeline_rates: dict = field(default_factory=dict, repr=False)  # measured once per pipeline (cost report)
 
     @classmethod
     def resolve(cls, *, chapter: str, sizes: Mapping, pieces: Iterable[str], profile: str, 
@@ -101,11 +107,12 @@ class ChapterRun:
                 raise ValueError(f"force: unknown piece(s) {sorted(force - set(pieces))} of the {chapter} chapter; "
                                  f"use True, False, {RECOMPUTE_STALE!r} or a set of {', '.join(pieces)}")
         root = Path(data_root).expanduser() if data_root is not None else None
-        return cls(chapter=chapter, profile=profile, size=size, seed=check_seed(seed),
+        return cls(chapter=chapter, profile=profile, size=size, full_size=sizes[profile], seed=check_seed(seed),
                    device=resolve_device(device), data_root=root,
                    results_dir=Path(results_dir) if results_dir is not None else default_results_dir(),
                    force=force, progress=bool(progress) and distributed.is_main(), pieces=pieces, prepare=prepare,
-                   device_requested="auto" if device is None else str(device), dry_run=dry_run)
+                   device_requested="auto" if device is None else str(device), dry_run=dry_run,
+                   dry_run_overridden=tuple(dry_run_overrides or ()) if dry_run else ())
 
     @property
     def seeds(self) -> list[int]:
@@ -151,7 +158,7 @@ class ChapterRun:
             check_checkpoint(self.checkpoint(config))  # a resumable run's checkpoint must be readable
             if self.progress:
                 print(f"{self.chapter}: computing {plan_line(config)} on {self.device}", flush=True)
-            with results_lock(self.results_dir / self.chapter):
+            with results_lock(self.results_dir / self.chapter), self.observing_training(config["name"]):
                 if not uses_data:
                     return compute()
                 data = self.data(config.get("n_train"), config.get("n_test"))
@@ -256,10 +263,217 @@ class ChapterRun:
 
     def write_claims(self, claims: list[Claim]) -> list[Claim]:
         write_claims(self.chapter, claims, results_dir=self.results_dir, profile=self.profile)
+        if self.cost_reports:
+            text = describe_chapter_cost(self.chapter, self.cost_reports)
+            if self.dry_run_overridden:
+                text += (" (the chapter's dry-run overrides, which may leave out runs the full run makes: "
+                         + "; ".join(_override_note(name, getattr(self.size, name), getattr(self.full_size, name))
+                                     for name in self.dry_run_overridden) + ")")
+            print(text, flush=True)
         return claims
+
+    # ---- the gpu profile's cost report (issue 26): printed, never stored in a record ----
+
+    @contextlib.contextmanager
+    def observing_training(self, name: str):
+        """While record `name` computes in the gpu profile (or its dry run), every training run
+        (`patchlib.train.fit`, through `measure.TRAINING_OBSERVER`) is first costed and reported
+        (`report_training_cost`). Elsewhere, nothing."""
+        if self.profile != "gpu" or not distributed.is_main():
+            yield
+            return
+        token, outer = TRAINING_OBSERVER.set(self.report_training_cost), self._computing
+        self._computing = name
+        try:
+            yield
+        finally:
+            TRAINING_OBSERVER.reset(token)
+            self._computing = outer
+
+    def report_training_cost(self, model, task, device) -> dict:
+        """Measure, print and keep (`cost_reports`) what the training run of `task` costs at the
+        profile's full size: `training_cost`, measured once per model and training config (further
+        seeds of a run reuse it). torch's RNG is left as it was, the model untouched."""
+        device = torch.device(device)
+        loss = getattr(task, "loss_fn", None)  # an objective of the chapter's (FlexiViT's distillation adds a teacher)
+        key = (type(model).__name__, repr(getattr(model, "config", None)), repr(task.config), str(device),
+               getattr(loss, "__qualname__", None))
+        measured = next((r for r in self.cost_reports if r["key"] == key), None)
+        if measured is None:
+            with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+                measured = training_cost(model, task, device, full_config=self.full_config(task.config),
+                                         full_images=self.full_training_images(task), timed_full_batch=not (
+                                             self.dry_run and device.type != "cuda"),
+                                         pipeline_rates=self._pipeline_rates) | {"key": key}
+        report = measured | {"record": self._computing, "dry_run": self.dry_run,
+                             "measured_for": measured.get("measured_for") or measured.get("record")}
+        self.cost_reports.append(report)
+        print(describe_training_cost(report), flush=True)
+        return report
+
+    def full_config(self, config):
+        """The full-size training config a dry run's `config` stands for (itself outside a dry run):
+        the Size field whose dry-run version it equals; None if none does."""
+        if not self.dry_run:
+            return config
+        from dataclasses import fields
+
+        for f in fields(self.size):
+            value = getattr(self.size, f.name)
+            if type(value) is type(config) and value == config:
+                return getattr(self.full_size, f.name)
+        return None
+
+    def full_training_images(self, task) -> int | None:
+        """Training images per epoch of the full-size run: the task's own outside a dry run; in one,
+        the whole training set of the profile's data (FULL_TRAINING_SET) when the full Size takes all
+        of it (its training-subset fields are None), else None (not estimated)."""
+        if not self.dry_run:
+            return task.steps_per_epoch * task.config.batch_size
+        from dataclasses import fields
+
+        subsets = [f.name for f in fields(self.full_size) if f.name in ("n_train", "n_finetune", "max_people")
+                   or f.name.endswith("_n_train")]
+        if any(getattr(self.full_size, name) is not None for name in subsets):
+            return None
+        return FULL_TRAINING_SET.get(getattr(self.full_size, "dataset", None) or self.profile_dataset())
 
 
 RECOMPUTE_STALE = "stale"  # force="stale": recompute only records computed with other code or data
+
+
+# ---- the cost report ----
+
+# Training-set sizes of the gpu profile's data, for a dry run's estimate of the full run (every gpu Size
+# trains on the whole training set). COCO: train2017's people with keypoints as mmpose counts them ("load
+# 149813 samples" in its top-down COCO training logs; not among the project's sourced values).
+FULL_TRAINING_SET = {"cifar10": 50_000, "coco": 149_813}
+PIPELINE_MARGIN = 1.5  # the input pipeline should deliver this many times the modelled GPU step rate (issue 26)
+
+
+def training_cost(model, task, device: torch.device, *, full_config, full_images: int | None,
+                  timed_full_batch: bool = True, pipeline_rates: dict | None = None) -> dict:
+    """What a training run costs, measured before it starts:
+
+    - FLOPs of one training image (forward and backward, counted on a step of the task's own
+      `training_step`, `measure.time_training_step`), and of the full run (`full_config`'s epochs of
+      `full_images` images, drop-last batches);
+    - the images/s the input pipeline sustains here: the config's augmentation on a full-size batch of
+      the task's images (`measure.augmentation_images_per_s`), or the pose loader with the full
+      config's workers (`measure.loader_images_per_s`);
+    - the time of one step on `device`, at the full batch (`timed_full_batch`) or at the task's own
+      (a dry run off a GPU: scaled per image), and so of the full run here;
+    - the full run modelled on an H100 (`measure.modelled_gpu_seconds`) and the pipeline's margin
+      over that step rate.
+    Evaluation is not included. `pipeline_rates` keeps the pipelines measured (a chapter's runs share them).
+    """
+    from .. import measure
+    from ..runtime import device_name
+    from ..train import EpochStreams
+
+    streams = EpochStreams(*(torch.Generator().manual_seed(i) for i in range(3)))
+    batch = next(iter(task.batches(0, streams)))
+    full_batch = full_config.batch_size if full_config is not None else task.config.batch_size
+    timed_batch = measure.repeat_batch(batch, full_batch) if timed_full_batch else batch
+    timed = measure.time_training_step(task, model, timed_batch, device=device,
+                                       repeats=3 if device.type == "cuda" else 1)
+    seconds_per_image = timed["seconds_per_step"] / timed["batch_size"]
+    rates = {} if pipeline_rates is None else pipeline_rates
+    if hasattr(task.config, "augment"):   # classification: the named augmentation of in-memory images
+        pipeline_name = task.config.augment
+        images = measure.repeat_batch(batch[0], full_batch)
+        key = (pipeline_name, tuple(images.shape), str(device))
+        if key not in rates:
+            rates[key] = measure.augmentation_images_per_s(images, pipeline_name, device=device)
+    elif hasattr(task, "train_set"):      # pose: decoding and warping crops in DataLoader workers
+        workers = full_config.num_workers if full_config is not None else task.config.num_workers
+        pipeline_name = f"pose crops, {workers} worker(s)"
+        key = (str(getattr(task.train_set, "annotations", "")), len(task.train_set), workers, str(device))
+        if key not in rates:
+            rates[key] = measure.loader_images_per_s(task.train_set, batch_size=min(full_batch, 8),
+                                                     num_workers=workers, device=device,
+                                                     items=16 * max(1, workers))  # 2 batches a worker
+    else:
+        pipeline_name, key = "not measured (unknown task)", None
+    pipeline = rates.get(key)
+    report = {"model": type(model).__name__, "parameters_m": sum(p.numel() for p in model.parameters()) / 1e6,
+              "device": str(device), "device_name": device_name(device), "flops_per_image": timed["flops_per_image"],
+              "timed_batch": timed["batch_size"], "seconds_per_step": timed["seconds_per_step"],
+              "pipeline": pipeline_name, "pipeline_images_per_s": pipeline,
+              "epochs": None if full_config is None else full_config.epochs, "batch_size": full_batch,
+              "images_per_epoch": None, "total_flops": None, "seconds_here": None, "modelled_h100_s": None,
+              "pipeline_margin": None}
+    if full_config is not None and full_images is not None:
+        images = full_config.epochs * (full_images // full_batch) * full_batch
+        total = timed["flops_per_image"] * images
+        modelled = measure.modelled_gpu_seconds(total)
+        report |= {"images_per_epoch": full_images, "total_flops": total, "seconds_here": images * seconds_per_image,
+                   "modelled_h100_s": modelled,
+                   "pipeline_margin": None if pipeline is None else pipeline / (images / modelled)}
+    return report
+
+
+def _override_note(name: str, dry, full) -> str:
+    if isinstance(full, (tuple, list)) and isinstance(dry, (tuple, list)):
+        return f"{name} {len(dry)} of {len(full)}"
+    return f"{name} {dry!r} instead of {full!r}"
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "not estimated"
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.0f} min" if seconds < 2 * 3600 else f"{seconds / 3600:.1f} h"
+
+
+def describe_training_cost(report: dict) -> str:
+    """`training_cost`'s report as the lines printed before the run trains."""
+    from ..measure import GPU_PEAK_FLOPS, MODELLED_UTILISATION
+
+    where = f"{report['device_name']} ({report['device']})"
+    pipeline = report["pipeline_images_per_s"]
+    dry = " (dry run: the full run estimated)" if report["dry_run"] else ""
+    again = report["measured_for"] not in (None, report["record"])
+    reused = f", measured for {report['measured_for']}" if again else ""
+    lines = [(f"cost of {report['record']}{dry}{reused}: "
+              f"{report['model']}, {report['parameters_m']:.1f} M parameters, "
+              f"{report['flops_per_image'] / 1e9:.3g} GFLOP per training image (forward + backward, counted)"),
+             f"  input pipeline ({report['pipeline']}): "
+             + (f"{pipeline:,.0f} images/s on {where}" if pipeline is not None else "not measured"),
+             f"  one training step: {report['seconds_per_step']:.3g} s for {report['timed_batch']} images on {where}"]
+    if report["total_flops"] is not None:
+        gpu = next(iter(GPU_PEAK_FLOPS))
+        margin = report["pipeline_margin"]
+        lines += [(f"  full run: {report['epochs']} epoch(s) of {report['images_per_epoch']:,} images in batches of "
+                   f"{report['batch_size']}: {report['total_flops'] / 1e15:.3g} PFLOP; "
+                   f"{_duration(report['seconds_here'])} on {where} (training only, no evaluation)"),
+                  f"  modelled on an {gpu} at {MODELLED_UTILISATION:.0%} of its bf16 peak: "
+                  f"{_duration(report['modelled_h100_s'])}"
+                  + ("" if margin is None else f"; the input pipeline here delivers {margin:.2g}x that step rate"
+                     + (f" (below the {PIPELINE_MARGIN}x it needs: it would be the bottleneck)"
+                        if margin < PIPELINE_MARGIN else ""))]
+    else:
+        lines.append("  full run: not estimated (its training config or training-set size is not known here)")
+    return "\n".join(lines)
+
+
+def describe_chapter_cost(chapter: str, reports: list[dict]) -> str:
+    """One line for a chapter's training runs together (printed at the end of its run)."""
+    known = [r for r in reports if r["total_flops"] is not None]
+    margins = [r["pipeline_margin"] for r in known if r["pipeline_margin"] is not None]
+    pipelines = [r["pipeline_images_per_s"] for r in reports if r["pipeline_images_per_s"] is not None]
+    where = f"{reports[0]['device_name']} ({reports[0]['device']})"
+    text = (f"cost of the {chapter} chapter's gpu profile: {len(reports)} training run(s)"
+            f"{'' if len(known) == len(reports) else f' ({len(reports) - len(known)} not estimated)'}, "
+            f"{sum(r['total_flops'] for r in known) / 1e15:.3g} PFLOP; "
+            f"{_duration(sum(r['seconds_here'] for r in known))} on {where}, modelled "
+            f"{_duration(sum(r['modelled_h100_s'] for r in known))} on an H100 (training only)")
+    if pipelines:
+        text += f"; slowest input pipeline {min(pipelines):,.0f} images/s here"
+    if margins:
+        text += f", {min(margins):.2g}x the modelled GPU step rate at worst"
+    return text
 
 
 def data_note_path(checkpoint: Path) -> Path:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
+from ..experiments.vit.config import PAPER
 from ..experiments.vit.readers import attention_reference
 
 
@@ -68,19 +69,24 @@ def figure7(record: dict, *, components_shown: int = 28):
     grid_extent = result["patch_size"] * max(gh, gw)
     ax.set(xlabel="Network depth (layer)", ylabel="Mean attention distance (pixels)",
            ylim=(0, grid_extent), xticks=range(1, layers + 1), title="Attention distance")
-    ax.legend(fontsize=7, ncol=2, loc="lower right", frameon=True)
+    ax.legend(fontsize=8, ncol=2, loc="lower right", frameon=True)
     return fig
 
 
 def training_curve(record: dict):
-    """Test accuracy and training loss per epoch."""
+    """Test accuracy and training loss per epoch, with the paper's CIFAR-10 accuracy of ViT-L/16 (Table 2:
+    pre-trained on JFT-300M, then fine-tuned; mean ± std over 3 fine-tuning runs) as a reference line."""
     history = record["result"]["history"]
     epochs = [h["epoch"] for h in history]
-    fig, (ax_acc, ax_loss) = plt.subplots(1, 2, figsize=(9, 3.2))
+    paper = PAPER["vit_l16_jft_cifar10"]
+    fig, (ax_acc, ax_loss) = plt.subplots(1, 2, figsize=(9, 3.4))
     ax_acc.plot(epochs, [h["test_acc"] for h in history], marker="o", label="test")
     ax_acc.plot(epochs, [h["train_acc"] for h in history], marker=".", ls="--", label="train (augmented)")
-    ax_acc.set(xlabel="epoch", ylabel="top-1 accuracy (%)", title="Accuracy")
-    ax_acc.legend()
+    ax_acc.axhline(paper["value"], color="0.35", ls=":", lw=1.5,
+                   label=f"paper: ViT-L/16, JFT-300M pre-trained, {paper['value']:g}% (Table 2)")
+    ax_acc.axhspan(paper["value"] - paper["std"], paper["value"] + paper["std"], color="0.35", alpha=0.15, lw=0)
+    ax_acc.set(xlabel="epoch", ylabel="top-1 accuracy (%)", title="Accuracy", ylim=(0, 100.5))
+    ax_acc.legend(fontsize=8, loc="lower right")
     ax_loss.plot(epochs, [h["train_loss"] for h in history], marker="o", label="train")
     ax_loss.plot(epochs, [h["test_loss"] for h in history], marker="o", label="test")
     ax_loss.set(xlabel="epoch", ylabel="cross-entropy", title="Loss")

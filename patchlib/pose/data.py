@@ -378,7 +378,8 @@ class TopDownDataset(torch.utils.data.Dataset):
 
     `persons`: every annotation with at least one labelled keypoint, not a crowd, with a box of
     positive width and height, ordered by (image id, annotation id). `augment` None gives the
-    un-augmented crops of evaluation. `cache_images` keeps decoded images in memory (small sets).
+    un-augmented crops of evaluation. `cache_images` keeps every image decoded in memory once read
+    (small sets); `preload_images` decodes images up to a memory budget ahead of training (large sets).
     """
 
     def __init__(self, annotations: str | Path, image_dir: str | Path, *, image_size: tuple[int, int] = (256, 192),
@@ -400,7 +401,8 @@ class TopDownDataset(torch.utils.data.Dataset):
         self.augment, self.padding, self.epoch = augment, float(padding), 0
         self.seed = _check_int(seed, "seed", minimum=0)
         self.persons, self._sizes = self._read_persons()
-        self._images: dict[Path, torch.Tensor] | None = {} if cache_images else None
+        self._images: dict[Path, torch.Tensor] = {}    # decoded images kept in memory
+        self._cache_on_read = bool(cache_images)        # keep each image decoded on a read (else: preloaded only)
         self._flip = flip_permutation(len(NAMES))
 
     def _read_persons(self) -> tuple[list[Person], dict[Path, tuple[int, int]]]:
@@ -525,12 +527,40 @@ class TopDownDataset(torch.utils.data.Dataset):
     def image(self, i: int) -> torch.Tensor:
         """uint8 RGB [3, H, W] of person `i`'s whole image."""
         file = self.persons[self._index(i)].file
-        if self._images is not None and file in self._images:
+        if file in self._images:
             return self._images[file]
         image = read_image(file, self._sizes.get(file))
-        if self._images is not None:
+        if self._cache_on_read:
             self._images[file] = image
         return image
+
+    def preload_images(self, budget_bytes: int, *, threads: int | None = None) -> int:
+        """Decode this dataset's images, in the order of its people, into memory until the next one
+        would pass `budget_bytes` (3 x H x W bytes each); returns the bytes held. Threads decode in
+        parallel (PIL releases the GIL while decoding). Call it before a DataLoader starts its worker
+        processes: forked workers then share the decoded pixels (copy-on-write; nothing writes them)
+        instead of decoding every crop's whole image again, every epoch. Images past the budget are
+        decoded on each read as before; the crops are the same either way."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        budget_bytes = _check_int(budget_bytes, "budget_bytes", minimum=0)
+        files = list(dict.fromkeys(person.file for person in self.persons))
+        chosen, held = [], sum(image.numel() for image in self._images.values())
+        for file in files:
+            if file in self._images:
+                continue
+            if file not in self._sizes:
+                raise ValueError(f"preload_images needs every image's height and width in {self.annotations} "
+                                 f"(its 'images' entries), and {file.name} has none: add them or use cache_images")
+            height, width = self._sizes[file]
+            if held + 3 * height * width > budget_bytes:
+                break
+            chosen.append(file)
+            held += 3 * height * width
+        with ThreadPoolExecutor(max_workers=threads or os.cpu_count() or 1) as pool:
+            for file, image in zip(chosen, pool.map(lambda f: read_image(f, self._sizes[f]), chosen)):
+                self._images[file] = image
+        return held
 
     def crop(self, i: int, *, scale: float = 1.0, rotation: float = 0.0, flip: bool = False,
              box: Sequence[float] | None = None) -> dict:

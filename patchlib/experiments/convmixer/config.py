@@ -53,10 +53,12 @@ PAPER = {
 # The convmixer-cifar10 recipe (README command: --lr-max=0.05 --ra-n=2 --ra-m=12 --wd=0.005
 # --scale=1.0 --jitter=0 --reprob=0; 25 epochs, AdamW, the piecewise-linear one-cycle schedule of
 # its train.py, batch 512 and mixed precision per its defaults, no label smoothing, no clipping).
-def recipe(epochs: int, *, batch_size: int = 512, lr: float = 0.05, precision: str = "auto") -> TrainConfig:
+# `augment` may be its form batched on the training device (the gpu profile's input pipeline).
+def recipe(epochs: int, *, batch_size: int = 512, lr: float = 0.05, precision: str = "auto",
+           augment: str = "flip_randaugment_m12") -> TrainConfig:
     return TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=0.005,
                        warmup_epochs=epochs * 2 / 5, schedule="onecycle", label_smoothing=0.0,
-                       augment="flip_randaugment_m12", grad_clip=None, precision=precision)
+                       augment=augment, grad_clip=None, precision=precision)
 
 
 # The README's model, ConvMixer-256/8 (k=5, p=2), as its records store its configuration
@@ -108,8 +110,11 @@ SIZES = {
     # lr 0.05; bf16 autocast where the original uses fp16 + GradScaler), and the grid with
     # ConvMixer-256/8 at the same 25-epoch recipe.
     "gpu": Size(grid_model="convmixer_256_8", grid_overrides={}, kernel_sizes=(3, 5, 7, 9), patch_sizes=(1, 2, 4),
-                grid_train=recipe(25), grid_n_train=None, recipe_model="convmixer_256_8", recipe_overrides={},
-                recipe_train=recipe(25), recipe_n_train=None, n_test=None, channels_last=False),
+                grid_train=recipe(25, augment="flip_randaugment_m12_batched"), grid_n_train=None,
+                recipe_model="convmixer_256_8", recipe_overrides={},
+                recipe_train=recipe(25, augment="flip_randaugment_m12_batched"), recipe_n_train=None, n_test=None,
+                channels_last=False,
+                seeds=3, seeded_cells=((3, 2), (9, 2), (3, 4), (9, 4))),  # the claims' cells with 3 seeds, as cpu
 }
 
 

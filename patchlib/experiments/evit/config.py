@@ -52,6 +52,17 @@ PAPER = {
                "source": "youweiliang/evit run_code.sh and main.py's --drop_loc default (official repository, read "
                          "for this chapter but not yet among the project's sourced values; DeiT-S's depth, width and "
                          "heads as timm's deit_small_patch16_224 defines them)"},
+    # The official fine-tuning command and the DeiT training defaults it keeps (main.py's argparse
+    # defaults, which finetune.sh does not override), read for issue 26.
+    "finetune_recipe": {"value": {"epochs": 30, "lr": 2e-5, "min_lr": 2e-6, "weight_decay": 1e-6, "warmup_epochs": 0,
+                                  "batch_per_process": 128, "processes": 8, "drop_path": 0.1, "mixup_alpha": 0.8,
+                                  "cutmix_alpha": 1.0, "random_erase": 0.25, "label_smoothing": 0.1,
+                                  "randaugment": "rand-m9-mstd0.5-inc1 (timm)", "color_jitter": 0.4,
+                                  "repeated_augmentation": True, "model_ema": True},
+                        "unit": "AdamW, cosine schedule", "status": "not sourced",
+                        "source": "youweiliang/evit finetune.sh (lr, min-lr, weight decay, batch, epochs, 8 processes) "
+                                  "and main.py's defaults (drop path, mixup, CutMix, random erasing, label smoothing, "
+                                  "RandAugment, colour jitter, repeated augmentation, EMA), read for issue 26"},
 }
 
 
@@ -89,13 +100,14 @@ SIZES = {
     # The official fine-tuning recipe (youweiliang/evit finetune.sh: --lr 2e-5 --weight-decay 1e-6
     # --warmup-epochs 0 --shrink_start_epoch 0 --shrink_epochs 0 --epochs 30) on the ViT chapter's
     # 12-layer gpu model: the target keep rate from the first step, cosine lr decay (to 0 here; the
-    # official schedule stops at --min-lr 2e-6), batch 512 (the official 8 x 256). Not yet run.
+    # official schedule stops at --min-lr 2e-6), batch 512 (finetune.sh: 8 processes x 128). The seeded
+    # points with 3 seeds, as the cpu profile. Not yet run.
     "gpu": Size(finetune=TrainConfig(epochs=30, batch_size=512, lr=2e-5, weight_decay=1e-6, warmup_epochs=0,
-                                     augment="randaugment"),
+                                     augment="randaugment_batched"),
                 n_finetune=None,
                 finetune_points=tuple((k, fuse) for fuse in (True, False) for k in (0.5, 0.6, 0.7, 0.8, 0.9)),
-                schedule_start=0.0, schedule_ramp=0.0),
+                schedule_start=0.0, schedule_ramp=0.0, seeds=3),
 }
 
-# Dry-run overrides (see common.dry_run_size): two fine-tuning points, with and without fusion.
-DRY_RUN = {"visual_images": 2, "finetune_points": ((0.7, True), (0.7, False))}
+# Dry-run overrides (see common.dry_run_size): two fine-tuning points, with and without fusion, one seed.
+DRY_RUN = {"visual_images": 2, "finetune_points": ((0.7, True), (0.7, False)), "seeds": 1}

@@ -38,6 +38,15 @@ PAPER = {
     "distill_recipe": {"value": {"lr": 1e-4, "weight_decay": 1e-5, "batch_size": 1024}, "unit": "Adam, cosine schedule",
                        "status": "confirmed", "source": "big_vision configs/proj/flexivit/i1k_deit3_distill.py (c.lr, "
                                                         "c.wd, c.input.batch_size; official repository)"},
+    # The official ImageNet-21k recipe beside ours (issue 26): read in the file itself (lines 38-39, 46, 52, 96, 99).
+    "i21k_recipe": {"value": {"epochs": 90, "batch_size": 4096, "lr": 1e-3, "weight_decay": 1e-4,
+                              "warmup_steps": 10_000, "grad_clip": 1.0, "loss": "sigmoid cross-entropy (head bias initialised to -10)",
+                              "augmentation": "inception crop, flip, RandAugment(2, 10)", "mixup": 0.2},
+                    "unit": "Adam (scale_by_adam) with big_vision's decoupled weight decay `wd`, cosine schedule",
+                    "status": "not sourced",
+                    "source": "big_vision configs/proj/flexivit/i21k_sup.py (c.total_epochs, c.input.batch_size, c.lr, "
+                              "c.wd, c.schedule, c.grad_clip_norm, c.loss, c.init_head_bias, c.input.pp, c.mixup; "
+                              "official repository, read for issue 26)"},
     "fig3_resize": {"value": "standard ViTs run at other patch sizes with the patch-embedding weights and the position "
                              "embeddings resized bilinearly", "unit": "method", "status": "secondary",
                     "source": "issue 23's reading of the paper's Fig. 3 caption and §3.2 (the paper text was not read "
@@ -95,8 +104,8 @@ SIZES = {
     # paper's shortest FlexiViT schedule, plus 90 epochs of distillation (not yet run).
     "gpu": Size(image_size=48, patch_sizes=CIFAR_SIZES, small_patch=6, large_patch=12, vit_model="vit_tiny_cifar",
                 flexi_model="flexivit_cifar", model_overrides={"dim": 384, "depth": 12, "heads": 6},
-                train=TrainConfig(epochs=90, batch_size=512, lr=1e-3, warmup_epochs=5, augment="randaugment"),
-                n_train=None, n_test=None, distill_epochs=90),
+                train=TrainConfig(epochs=90, batch_size=512, lr=1e-3, warmup_epochs=5, augment="randaugment_batched"),
+                n_train=None, n_test=None, distill_epochs=90, seeds=3),  # ViT/12 and FlexiViT with 3 seeds
 }
 
-DRY_RUN = {}  # dry-run overrides (see common.dry_run_size)
+DRY_RUN = {"seeds": 1}  # dry-run overrides (see common.dry_run_size): the further seeds repeat the same models

@@ -11,6 +11,7 @@ import statistics
 import numpy as np
 import pandas as pd
 
+from ...data.recipes import AUGMENTATIONS
 from ...prose import Numbers, verdict_words
 from .config import FIXED, PAPER
 
@@ -319,6 +320,7 @@ def setup_table(records: dict) -> pd.DataFrame:
     flexi, train = configs["flexi"]["model_config"], configs["flexi"]["train"]
     distill, bv = configs.get("distill", {}).get("train"), PAPER["underlying_parameters"]["value"]
     recipe, budget = PAPER["distill_recipe"]["value"], PAPER["fig3_budget"]["value"]
+    official = PAPER["i21k_recipe"]["value"]
     sizes, per_size = evaluation["result"]["patch_sizes"], epochs_per_size(evaluation)
     seeded = {r: len(runs_of(models, r)) for r in dict.fromkeys(m["role"] for m in models.values())}
     parameters = {r["config"]["role"]: r["result"]["parameters"] for key, r in records.get("train", {}).items()
@@ -343,6 +345,11 @@ def setup_table(records: dict) -> pd.DataFrame:
         "distillation": f"student initialised from its ViT teacher, lr {recipe['lr']:g}, weight decay "
                         f"{recipe['weight_decay']:g}, batch {recipe['batch_size']}",
         "seeds": "not stated",
+        "training recipe": f"i21k_sup.py: {official['epochs']} epochs, batch {official['batch_size']}, lr "
+                           f"{official['lr']:g}, weight decay {official['weight_decay']:g} (big_vision's decoupled "
+                           f"`wd`), {official['warmup_steps']:,} warm-up steps, gradient clipping "
+                           f"{official['grad_clip']:g}, {official['loss']}, {official['augmentation']}, mixup "
+                           f"{official['mixup']:g}",
     }
     ours = {
         "data": f"{_dataset(evaluation)} upsampled to {evaluation['config']['image_size']} px",
@@ -361,5 +368,10 @@ def setup_table(records: dict) -> pd.DataFrame:
                          f"initialises the student; lr {distill['lr']}, weight decay {distill['weight_decay']}, batch "
                          f"{distill['batch_size']}" if distill else "not run in this profile"),
         "seeds": ", ".join(f"{role} {n}" for role, n in seeded.items()),
+        "training recipe": f"{train['epochs']} epochs, batch {train['batch_size']}, AdamW lr {train['lr']:g}, weight "
+                           f"decay {train['weight_decay']:g} (AdamW's), warm-up {train['warmup_epochs']:g} epochs, "
+                           f"gradient clipping {train['grad_clip']}, softmax cross-entropy with label smoothing "
+                           f"{train['label_smoothing']:g}, {AUGMENTATIONS.get(train['augment'], train['augment'])}; "
+                           "no inception crop, no mixup",
     }
     return pd.DataFrame({"paper": paper, "ours": ours})

@@ -58,6 +58,16 @@ PAPER = {
                                 "figure's latencies are not in text form (not sourced)"},
     "recipe": {"value": {"epochs": 300, "batch_size": 1024}, "unit": "", "status": "confirmed",
                "source": f"{V1}, §4.1; {V2}, appendix Table 8 (ImageNet-1k, AdamW, EMA; v1 multi-scale sampler)"},
+    # The official training configs, read for issue 26 (v2's also in paper_values.md §5, from its Table 8).
+    "official_recipe": {"value": {"peak_lr": 0.002, "min_lr": 0.0002, "warmup_iterations": 20_000,
+                                  "v1_weight_decay": 0.01, "v2_weight_decay": 0.05, "label_smoothing": 0.1,
+                                  "v2_grad_clip": 10.0, "v2_random_erase": 0.25, "v2_mixup_alpha": 0.2,
+                                  "v2_cutmix_alpha": 1.0},
+                        "unit": "AdamW, cosine schedule", "status": "not sourced",
+                        "source": "apple/ml-cvnets config/classification/imagenet/mobilevit.yaml (MobileViT-S) and "
+                                  "mobilevit_v2.yaml (MobileViTv2-2.0; smaller widths rescale lr and weight decay, "
+                                  "README-mobilevit-v2.md), read for issue 26 (the v2 values are in the paper's "
+                                  "Table 8)"},
 }
 
 

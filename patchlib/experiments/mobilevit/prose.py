@@ -118,14 +118,36 @@ def _cifar_scale(records: dict, num: _Numbers) -> str:
             f"({num('v2_100_params', params[pair['separable']])} M), the pair of the gpu profile.")
 
 
+def _clipping(train: dict, num: _Numbers) -> str:
+    """", gradient clipping at <norm>" (or "none") as the record's training config says; "" where it does not say."""
+    if "grad_clip" not in train:
+        return ""
+    return ", no gradient clipping" if train["grad_clip"] is None else \
+        f", gradient clipping at {num('grad_clip', train['grad_clip'], 'g')}"
+
+
 def _recipe(records: dict, num: _Numbers) -> str:
     train, paper = records["train"]["v1"]["config"]["train"], PAPER["recipe"]["value"]
+    official = PAPER["official_recipe"]["value"]
     return (f"**Recipe.** All three CIFAR models use the ViT chapter's recipe and budget for the profile "
             f"({num('epochs', train['epochs'])} epochs, batch {num('batch', train['batch_size'])}, AdamW, linear "
             f"warm-up and cosine decay, label smoothing {num('label_smoothing', train['label_smoothing'])}, "
             f"{train['augment'].replace('_', ' and ')}), so that only the architecture differs. The papers train for "
             f"{num('paper_epochs', paper['epochs'])} epochs with batch {num('paper_batch', paper['batch_size'])}, a "
-            "multi-scale sampler, EMA of the weights and (v2) stronger augmentation; none of these is used here.")
+            "multi-scale sampler, EMA of the weights and (v2) stronger augmentation; none of these is used here. "
+            f"This run's AdamW: peak learning rate {num('lr', train['lr'], 'g')}, weight decay "
+            f"{num('weight_decay', train['weight_decay'], 'g')}{_clipping(train, num)}; the official "
+            f"configs (ml-cvnets): peak {num('official_lr', official['peak_lr'], 'g')} with a cosine to "
+            f"{num('official_min_lr', official['min_lr'], 'g')} after "
+            f"{num('official_warmup', official['warmup_iterations'], ',')} warm-up iterations, weight decay "
+            f"{num('official_v1_wd', official['v1_weight_decay'], 'g')} (v1) and "
+            f"{num('official_v2_wd', official['v2_weight_decay'], 'g')} (v2 at its widest; narrower models scale "
+            "learning rate and weight decay down), label smoothing "
+            f"{num('official_smoothing', official['label_smoothing'], 'g')}, "
+            f"and for v2 gradient clipping at {num('official_clip', official['v2_grad_clip'], 'g')}, RandAugment, "
+            f"random erasing ({num('official_erase', official['v2_random_erase'], 'g')}), mixup (alpha "
+            f"{num('official_mixup', official['v2_mixup_alpha'], 'g')}) and CutMix (alpha "
+            f"{num('official_cutmix', official['v2_cutmix_alpha'], 'g')}).")
 
 
 def _slopes(records: dict, verdicts: dict, num: _Numbers) -> str:

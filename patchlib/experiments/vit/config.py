@@ -64,7 +64,7 @@ SIZES = {
     # A ViT-S-like model for a GPU: 12 layers, width 384, 12 heads, 4x4 patches, 200 epochs
     # with RandAugment (not yet run: see the chapter).
     "gpu": Size(model="vit_tiny_cifar", model_overrides={"dim": 384, "depth": 12, "heads": 12},
-                train=TrainConfig(epochs=200, batch_size=512, lr=1e-3, warmup_epochs=10, augment="randaugment"),
+                train=TrainConfig(epochs=200, batch_size=512, lr=1e-3, warmup_epochs=10, augment="randaugment_batched"),
                 n_train=None, n_test=None, attention_images=2048),
 }
 
