@@ -29,8 +29,8 @@ REPO = Path(__file__).resolve().parents[1]
 BOOK = REPO / "book"
 
 # How `make test` (pytest -n 2) shares tests out: a test file's tests run on one worker, except that the
-# files reading the smoke book (and the Makefile's tests) run on the same worker (so one build serves both, and no worker waits
-# for another's build) and each chapter's gpu dry run, the longest tests, is a share of its own.
+# files reading the smoke book (and the Makefile's tests) run on the same worker (so one build serves
+# them all, and no worker waits for another's build) and each chapter's gpu dry run, the longest tests, is a share of its own.
 # test_make.py runs `make book` in this checkout, whose lock the smoke book's build holds: never at once.
 BOOK_TEST_FILES = ("tests/test_book.py", "tests/test_browser.py", "tests/test_make.py")
 
