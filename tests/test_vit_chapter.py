@@ -55,7 +55,7 @@ def _record(paper_like: bool = True, distance: list | None = None) -> dict:
         distance = ([[0.2 * UNIFORM] * 4 + [UNIFORM] * 4, [UNIFORM] * HEADS] if paper_like
                     else [[0.7 * UNIFORM] * HEADS, [0.2 * UNIFORM] * HEADS])
     smooth, noisy = _components([1.0] * 8), _components([0.0, 0.1] * 4)
-    config = {"chapter": "vit", "name": "fig7-cpu", "profile": "cpu", "model": "vit_tiny_cifar", "dataset": "cifar10",
+    config = {"chapter": "vit", "name": "fig7-cpu", "profile": "cpu", "seed": 0, "model": "vit_tiny_cifar", "dataset": "cifar10",
               "attention_images": 1024, "train": {"epochs": 8, "batch_size": 128, "lr": 1e-3, "weight_decay": 0.05,
                                                   "schedule": "cosine", "label_smoothing": 0.1, "augment": "crop_flip"},
               "model_config": {"depth": len(distance), "dim": 128, "heads": len(distance[0]), "patch_size": PATCH,
@@ -181,9 +181,58 @@ def test_the_prose_prints_only_numbers_it_read_and_no_verdict_identifiers(paper_
 def test_the_prose_names_the_band_where_the_gate_is_not_met():
     records = {"fig7": _record(True, [[UNIFORM * 0.95] * HEADS, [UNIFORM] * HEADS])}
     text = readers.prose_parts(records)["what_we_see"]
-    assert "can be judged here" in text and "more than one seed" in text
+    assert "can be judged here" in text and "heads outside it" in text
     reference = readers.attention_reference(GRID, PATCH)
     assert f"{reference['blind_low']:.1f}–{reference['blind_high']:.1f} px" in text
+
+
+def _seeded(records: list[dict], initial: list | None = None) -> dict:
+    """`run()`'s records of several seeds (each its own "fig7" record), `initial` the attention
+    distance stored for every seed's model at initialisation."""
+    for seed, record in enumerate(records):
+        record["config"]["seed"] = seed
+        if initial is not None:
+            record["result"]["attention_distance_initial"] = initial
+    return {"fig7": records[0], "seeds": records}
+
+
+def test_with_seeds_each_claim_is_judged_by_its_mean_over_the_seeds_against_their_spread():
+    """Three seeds: the filters' gain, constant in every seed, passes; a depth trend that flips sign
+    between seeds is within noise although each seed's heads alone would call it; n counts the seeds."""
+    reference = readers.attention_reference(GRID, PATCH)
+    local = reference["blind_low"] * 0.5  # outside the band: the gate is met
+    rising = [[local] * 4 + [UNIFORM] * 4, [UNIFORM * 1.1] * HEADS]
+    falling = [[local] * 4 + [UNIFORM * 1.1] * 4, [UNIFORM * 0.6] * HEADS]
+    seeded = _seeded([_record(True, rising), _record(True, rising), _record(True, falling)],
+                     initial=[[UNIFORM] * HEADS, [UNIFORM] * HEADS])
+    claims = {c.id: c for c in vit.claims(seeded)}
+    assert {c.n for i, c in claims.items() if i in FIGURE7} == {3}
+    assert claims["pca_basis"].verdict == "reproduced" and "3 seeds" in claims["pca_basis"].evidence
+    trend = claims["distance_grows_with_depth"]
+    assert trend.verdict == "within_noise" and "per seed" in trend.evidence
+    assert "at initialisation the same measure is +0.00" in trend.evidence
+    assert "in every seed" in claims["global_heads_early"].rule
+    one = {c.id: c.verdict for c in vit.claims({"fig7": _record(True, rising)})}
+    assert one["distance_grows_with_depth"] == "reproduced"  # one seed: the heads' spread alone
+
+
+def test_the_gate_reads_the_heads_of_every_seed():
+    reference = readers.attention_reference(GRID, PATCH)
+    near_uniform = [[UNIFORM * 0.95] * HEADS, [UNIFORM] * HEADS]
+    leaving = [[reference["blind_low"] - 0.5] + [UNIFORM] * 7, [UNIFORM * 1.1] * HEADS]
+    closed = _seeded([_record(True, near_uniform), _record(True, near_uniform)])
+    opened = _seeded([_record(True, near_uniform), _record(True, leaving)])
+    assert not readers.attention_gate(readers.seed_results(closed))["met"]
+    assert readers.attention_gate(readers.seed_results(opened))["met"]
+
+
+def test_the_prose_and_caption_name_the_seeds_and_the_initial_model():
+    records = _seeded([_record(True), _record(True)], initial=[[UNIFORM] * HEADS, [UNIFORM] * HEADS])
+    records["cost"] = _cost()
+    parts, facts = readers.prose_parts(records), readers.facts(records)
+    assert "s.e. over 2 seeds" in parts["what_we_see"] and "at initialisation gives" in parts["what_we_see"]
+    assert "grey crosses" in parts["figure7_caption"] and "2 seeds" in parts["figure7_caption"]
+    assert facts["seeds"] == 2
 
 
 def test_tables_and_figure_references_read_the_record_and_the_paper_values():
@@ -208,6 +257,9 @@ def test_figure7_draws_our_grid_references_and_no_paper_values():
     labels = right.get_legend_handles_labels()[1]
     assert {"query-independent attention", "uniform attention"} <= set(labels) and len(labels) == 2 + HEADS
     assert right.lines[0].get_ydata()[0] == pytest.approx(reference["uniform"])
+    records = _seeded([_record(True), _record(True)], initial=[[UNIFORM] * HEADS, [UNIFORM] * HEADS])
+    labels = figure7(records["fig7"], seeds=records["seeds"]).axes[-1].get_legend_handles_labels()[1]
+    assert {"heads at initialisation", "layer mean, each seed"} <= set(labels)
 
 
 def test_trained_record_loads_or_computes_the_fig7_piece_and_writes_no_claims(tmp_path, monkeypatch):

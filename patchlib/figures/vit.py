@@ -15,12 +15,14 @@ def _rgb(filter_chw: np.ndarray) -> np.ndarray:
     return (image - low) / (high - low + 1e-12)
 
 
-def figure7(record: dict, *, components_shown: int = 28):
+def figure7(record: dict, *, seeds: list[dict] | None = None, components_shown: int = 28):
     """ViT Figure 7 rebuilt: (left) principal components of the patch-embedding filters, (centre)
     position-embedding cosine similarity, (right) mean attention distance per head vs depth, with the
-    distance of uniform attention on our grid (dashed) and the band of any query-independent attention
-    (shaded; `readers.attention_reference`). No paper values are drawn: the paper's per-head distances
-    are plotted only, not sourced as numbers (`readers.figure7_references`)."""
+    same model's heads at initialisation (grey crosses, where the record has them), each seed's layer
+    mean (black lines; `seeds`: the "fig7" records of every seed, `run()`'s "seeds"), the distance of
+    uniform attention on our grid (dashed) and the band of any query-independent attention (shaded;
+    `readers.attention_reference`). Left and centre show `record`'s model. No paper values are drawn:
+    the paper's per-head distances are plotted only, not sourced as numbers (`readers.figure7_references`)."""
     result = record["result"]
     components = np.asarray(result["pca_components"])[:components_shown]
     similarity = np.asarray(result["pos_embed_similarity"])       # [gh, gw, gh, gw]
@@ -64,8 +66,16 @@ def figure7(record: dict, *, components_shown: int = 28):
     ax.axhspan(reference["blind_low"], reference["blind_high"], color="0.9", zorder=0,
                label="query-independent attention")
     ax.axhline(reference["uniform"], color="0.4", ls="--", lw=1, zorder=1, label="uniform attention")
+    depth = np.arange(1, layers + 1)
     for head in range(heads):
-        ax.scatter(np.arange(1, layers + 1), distance[:, head], s=14, label=f"head {head + 1}")
+        ax.scatter(depth, distance[:, head], s=14, label=f"head {head + 1}")
+    if "attention_distance_initial" in result:
+        initial = np.asarray(result["attention_distance_initial"])
+        ax.scatter(np.repeat(depth, heads) + 0.25, initial.reshape(-1), marker="x", s=12, color="0.55", lw=0.8,
+                   label="heads at initialisation")
+    for i, seeded in enumerate(seeds if seeds and len(seeds) > 1 else []):
+        ax.plot(depth, np.asarray(seeded["result"]["attention_distance"]).mean(axis=1), color="black", lw=0.9,
+                alpha=0.75, label="layer mean, each seed" if i == 0 else None)
     grid_extent = result["patch_size"] * max(gh, gw)
     ax.set(xlabel="Network depth (layer)", ylabel="Mean attention distance (pixels)",
            ylim=(0, grid_extent), xticks=range(1, layers + 1), title="Attention distance")

@@ -1,7 +1,8 @@
 """ViT chapter: train a small ViT and rebuild Figure 7 (Dosovitskiy et al., 2021, §4.5).
 
 Two cached pieces (`pieces.py`): "fig7" (the trained model's Figure 7 analyses: patch-embedding PCA,
-position-embedding similarity, attention distance; its training curve) and "cost" (parameters,
+position-embedding similarity, attention distance, also at initialisation; its training curve; one
+record per seed of `Size.seeds`) and "cost" (parameters,
 counted GMACs and measured throughput of the architecture, random weights). `config.py` holds the
 paper's values and the sizes per profile, `readers.py` the claims, tables and sentences read from
 the records. Later chapters use the trained model through `trained_model` (EViT fine-tunes it) and
@@ -38,11 +39,15 @@ def run(profile: str = "smoke", *, seed: int = 0, device="auto", data_root=None,
         force: bool | set[str] = False, progress: bool = True, dry_run: bool = False) -> dict:
     """Train (or load) the chapter's ViT, compute the three Figure 7 analyses and the model's cost.
 
-    Returns {"fig7": record, "cost": record, "claims": [Claim]}.
+    Returns {"fig7": the first seed's record, "seeds": the records of all seeds (the first included),
+    "cost": record, "claims": [Claim]}.
     """
-    ctx = context(profile, seed=seed, device=device, data_root=data_root, results_dir=results_dir, force=force,
-                  progress=progress, dry_run=dry_run)
-    records = {"fig7": _fig7_record(ctx),
+    options = dict(device=device, data_root=data_root, results_dir=results_dir, force=force, progress=progress,
+                   dry_run=dry_run)
+    ctx = context(profile, seed=seed, **options)
+    first = _fig7_record(ctx)
+    records = {"fig7": first,
+               "seeds": [first, *(_fig7_record(context(profile, seed=other, **options)) for other in ctx.seeds[1:])],
                "cost": _cost_record(ctx)}
     records["claims"] = ctx.write_claims(claims(records))
     return records

@@ -2,7 +2,8 @@
 
 - "fig7": train the chapter's ViT and run the three analyses of Fig. 7 (§4.5) on it: principal
   components of the patch-embedding filters, position-embedding similarity, mean attention
-  distance per head; the record also keeps the training curve.
+  distance per head (also of the same model at initialisation, the figure's reference); the record
+  also keeps the training curve. One record per seed (`Size.seeds`).
 - "cost": parameters, counted GMACs and measured throughput of the same architecture (random weights).
 """
 from __future__ import annotations
@@ -36,7 +37,8 @@ def compute_fig7(ctx, size, config, data) -> dict:
     """Train the model on `data`, then analyse its patch embedding, position embedding and attention."""
     torch.manual_seed(ctx.seed)
     model = build_classifier(size)
-    initial_embedding = model.patch_embed.proj.weight.detach().clone()
+    initial_state = {name: tensor.detach().clone() for name, tensor in model.state_dict().items()}
+    initial_embedding = initial_state["patch_embed.proj.weight"]
     trained = train(model, data, size.train, seed=ctx.seed, device=ctx.device, progress=ctx.progress,
                     checkpoint=ctx.checkpoint(config))
     model.eval()
@@ -54,7 +56,17 @@ def compute_fig7(ctx, size, config, data) -> dict:
         "attention_distance": mean_attention_distance(
             model, data.test, mean=trained["mean"], std=trained["std"],
             num_images=size.attention_images, device=ctx.device).tolist(),
+        "attention_distance_initial": _initial_attention_distance(size, initial_state, data, trained, ctx.device),
     }
+
+
+def _initial_attention_distance(size: Size, state: dict, data, trained: dict, device) -> list:
+    """The attention distance of the same model before training (its initial weights, the trained
+    model's input normalisation, the same test images): Fig. 7 (right)'s reference for what training did."""
+    initial = build_classifier(size)
+    initial.load_state_dict(state)
+    return mean_attention_distance(initial, data.test, mean=trained["mean"], std=trained["std"],
+                                   num_images=size.attention_images, device=device).tolist()
 
 
 # ---- "cost": what the architecture costs ----

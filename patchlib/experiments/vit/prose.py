@@ -5,13 +5,15 @@ keeps it under a name, so `facts(records)` lists every number the prose prints (
 from __future__ import annotations
 
 import re
+import statistics
 
 import torch
 
 from ...prose import Numbers, verdict_words
 from ...claims import Claim
 from .config import PAPER
-from .readers import attention_gate, claims, depth_trend, low_frequency_gain, pos_embed_structure
+from .readers import (attention_gate, claims, depth_trend, initial_depth_trends, low_frequency_gain,
+                      pos_embed_structure, seed_results)
 
 
 
@@ -69,10 +71,17 @@ def _grid(result: dict, num: _Numbers) -> str:
     return f"{num('grid_rows', gh)}×{num('grid_cols', gw)} grid of {num('patch_size', result['patch_size'])}-pixel patches"
 
 
-def _figure_caption(record: dict, num: _Numbers) -> str:
-    result = record["result"]
+def _figure_caption(records: dict, num: _Numbers) -> str:
+    results = seed_results(records)
+    result, n = results[0], len(results)
     gate = attention_gate(result)
-    return (f"ViT Figure 7 rebuilt from our run. Right: the dashed line is the distance that uniform attention gives "
+    seed = records["fig7"]["config"]["seed"]
+    drawn = (f"the dots are the heads of the model trained with seed {num('first_seed', seed)}"
+             + (", the grey crosses the same model's heads at initialisation" if "attention_distance_initial" in result
+                else "") + (f", the black lines each seed's mean over the heads of a layer ({num('seeds', n)} seeds)"
+                            if n > 1 else ""))
+    return (f"ViT Figure 7 rebuilt from our run (left and centre: the model trained with seed {num('first_seed', seed)}). "
+            f"Right: {drawn}; the dashed line is the distance that uniform attention gives "
             f"on our {_grid(result, num)} ({num('uniform', gate['uniform'], '.1f')} px), the shaded band the range of "
             "any query-independent attention (the same weights for every query: "
             f"{num.span('blind', gate['blind_low'], gate['blind_high'])} px); only a head outside the band shows "
@@ -92,52 +101,70 @@ def _training(records: dict, num: _Numbers) -> str:
             f"{num('throughput_warmup', protocol['warmup'])} warm-up passes).")
 
 
-def _embeddings(record: dict, verdicts: dict[str, Claim], num: _Numbers) -> str:
-    result = record["result"]
+def _noise_words(n: int, within: str) -> str:
+    """How a measure's noise was taken: over the seeds, or inside the one run (`within`)."""
+    return f"s.e. over {n} seeds" if n > 1 else f"{within}, one seed"
+
+
+def _embeddings(records: dict, verdicts: dict[str, Claim], num: _Numbers) -> str:
+    results = seed_results(records)
+    n = len(results)
     distance, rows = verdicts["pos_embed_distance"], verdicts["pos_embed_rows_columns"]
-    structure = pos_embed_structure(torch.tensor(result["pos_embed_similarity"]))
-    basis, low = verdicts["pca_basis"], low_frequency_gain(result)
+    structures = [pos_embed_structure(torch.tensor(r["pos_embed_similarity"])) for r in results]
+    basis, lows = verdicts["pca_basis"], [low_frequency_gain(r) for r in results]
+    mean = statistics.mean
+    null = ("with the positions shuffled at random it scatters around zero with a standard deviation of "
+            f"{num('distance_null_sd', distance.spread, '.2f')}" if n == 1 else
+            f"{num('distance_error', distance.spread, '.3f')} s.e. over {num('seeds', n)} seeds")
     return " ".join([
         {"reproduced": "As in the paper, nearby patches have similar position embeddings"}.get(
             distance.verdict, f"That nearby patches have similar position embeddings is "
                               f"{verdict_words(distance.verdict)} in this run"),
-        f"(correlation of similarity with grid distance {num('distance_correlation', distance.our_value, '.3f')}; with "
-        f"the positions shuffled at random it scatters around zero with a standard deviation of "
-        f"{num('distance_null_sd', distance.spread, '.2f')}),",
+        f"(correlation of similarity with grid distance {num('distance_correlation', distance.our_value, '.3f')}"
+        + ("" if n == 1 else ", the mean over the seeds") + f"; {null}),",
         {"reproduced": "and patches in the same row or column are more similar than the rest"}.get(
             rows.verdict, f"and the row/column structure is {verdict_words(rows.verdict)}"),
-        f"({num('same_row_or_column', structure['same_row_or_column'], '.3f')} against "
-        f"{num('other_positions', structure['other'], '.3f')}).",
-        f"The top {num('components', low['components'])} principal components of the patch-embedding filters carry "
-        f"{num('low_share_trained', low['trained'], '.3f')} of their energy at low frequencies after training and "
-        f"{num('low_share_initial', low['initial'], '.3f')} at initialisation: a gain of "
-        f"{num('low_share_gain', low['gain'], '+.3f')} ± {num('low_share_error', low['error'], '.3f')} (s.e. over the "
-        f"components, one seed), so the smoother filters of Fig. 7 (left) are {verdict_words(basis.verdict)}.",
+        f"({num('same_row_or_column', mean(x['same_row_or_column'] for x in structures), '.3f')} against "
+        f"{num('other_positions', mean(x['other'] for x in structures), '.3f')}).",
+        f"The top {num('components', lows[0]['components'])} principal components of the patch-embedding filters carry "
+        f"{num('low_share_trained', mean(low['trained'] for low in lows), '.3f')} of their energy at low frequencies "
+        f"after training and {num('low_share_initial', mean(low['initial'] for low in lows), '.3f')} at "
+        f"initialisation: a gain of {num('low_share_gain', basis.our_value, '+.3f')} ± "
+        f"{num('low_share_error', basis.spread, '.3f')} ({_noise_words(n, 's.e. over the components')}), so the "
+        f"smoother filters of Fig. 7 (left) are {verdict_words(basis.verdict)}.",
     ])
 
 
-def _attention(record: dict, verdicts: dict[str, Claim], num: _Numbers) -> str:
-    result = record["result"]
-    gate, trend = attention_gate(result), depth_trend(torch.tensor(result["attention_distance"]))
+def _attention(records: dict, verdicts: dict[str, Claim], num: _Numbers) -> str:
+    results = seed_results(records)
+    n = len(results)
+    gate = attention_gate(results)
+    trends = [depth_trend(torch.tensor(r["attention_distance"])) for r in results]
     early, late = verdicts["global_heads_early"], verdicts["distance_grows_with_depth"]
-    shift = (f"the later half of the layers averages {num('late_half', trend['late'], '.1f')} px against "
-             f"{num('early_half', trend['early'], '.1f')} px for the earlier half "
-             f"({num('depth_gain', trend['difference'], '+.2f')} ± {num('depth_error', trend['error'], '.2f')} px, s.e. "
-             "from the spread of the heads within a layer, one seed)")
+    initial = initial_depth_trends(results)
+    shift = (f"the later half of the layers averages {num('late_half', statistics.mean(t['late'] for t in trends), '.1f')} "
+             f"px against {num('early_half', statistics.mean(t['early'] for t in trends), '.1f')} px for the earlier "
+             f"half ({num('depth_gain', late.our_value, '+.2f')} ± {num('depth_error', late.spread, '.2f')} px, "
+             f"{_noise_words(n, 's.e. from the spread of the heads within a layer')})")
+    if initial:
+        shift += (f"; the same model at initialisation gives {num('initial_depth_gain', statistics.mean(initial), '+.2f')}"
+                  " px" + (" (mean over the seeds)" if len(initial) > 1 else ""))
+    heads = f"Every head's mean attention distance{' in every seed' if n > 1 else ''}"
     if not gate["met"]:
-        return (f"Every head's mean attention distance ({num.span('heads', gate['head_low'], gate['head_high'])} px) "
+        return (f"{heads} ({num.span('heads', gate['head_low'], gate['head_high'])} px) "
                 f"lies inside {num.span('band', gate['blind_low'], gate['blind_high'])} px, the range of query-independent "
-                f"attention (the same weights for every query) on our {_grid(result, num)} (uniform attention: "
+                f"attention (the same weights for every query) on our {_grid(results[0], num)} (uniform attention: "
                 f"{num('uniform', gate['uniform'], '.1f')} px). Inside that range the measure cannot tell local "
                 "attention from attention that puts the same weights on the same patches for every query (on the "
                 "image centre, say), so neither the paper's mix of global and local heads in the first layer nor the "
                 f"growth of attention distance with depth can be judged here. {shift[0].upper()}{shift[1:]}: a drift "
                 "inside that range, not the paper's passage from local to global attention. Judging them needs heads "
-                "outside it and more than one seed.")
-    first = result["attention_distance"][0]
-    return (f"In the first layer the heads span {num.span('first_layer', min(first), max(first))} px, and the paper's "
-            f"mix of global and local heads is {verdict_words(early.verdict)}; {shift}, so the growth of attention "
-            f"distance with depth is {verdict_words(late.verdict)}.")
+                "outside it, which longer training or pre-training may give.")
+    first = [d for r in results for d in r["attention_distance"][0]]
+    return (f"In the first layer the heads span {num.span('first_layer', min(first), max(first))} px"
+            + (" over the seeds" if n > 1 else "") + f", and the paper's mix of global and local heads is "
+            f"{verdict_words(early.verdict)}; {shift}, so the growth of attention distance with depth is "
+            f"{verdict_words(late.verdict)}.")
 
 
 def _contrast(record: dict, num: _Numbers) -> str:
@@ -158,9 +185,9 @@ def _build(records: dict) -> tuple[dict[str, str], dict[str, float]]:
     record = records["fig7"]
     verdicts = {c.id: c for c in records.get("claims") or claims(records)}
     parts = {"data": _data(record, num), "model": _model(record, num), "attention_setup": _attention_setup(record, num),
-             "figure7_caption": _figure_caption(record, num),
+             "figure7_caption": _figure_caption(records, num),
              "training": _training(records, num) if "cost" in records else "",
-             "what_we_see": " ".join([_embeddings(record, verdicts, num), _attention(record, verdicts, num),
+             "what_we_see": " ".join([_embeddings(records, verdicts, num), _attention(records, verdicts, num),
                                       _contrast(record, num)])}
     return {name: text for name, text in parts.items() if text}, num.values
 

@@ -7,11 +7,13 @@ Readers only read records (`run()`'s "fig7" and "cost"); nothing here trains or 
 from __future__ import annotations
 
 import math
+import statistics
 
 import pandas as pd
 import torch
 
-from ...claims import Claim, claim_spread, difference_error, gate_text, gated, greater_verdict, pooled_sd, verdict_from_checks
+from ...claims import (Claim, claim_spread, difference_error, gate_text, gated, greater_verdict, mean_and_error,
+                       pooled_sd, verdict_from_checks)
 from ...interpret import patch_distances
 from ..common import record_source
 from .config import PAPER
@@ -133,104 +135,168 @@ def depth_trend(distance: torch.Tensor) -> dict:
             "error": error, "head_sd": head_sd, "half": half}
 
 
-def attention_gate(result: dict) -> dict:
-    """The attention claims' regime: some head lies outside the band of query-independent attention."""
-    distance = torch.tensor(result["attention_distance"])                      # [layers, heads]
-    reference = attention_reference(result["grid"], result["patch_size"])
-    low, high = distance.min().item(), distance.max().item()
+def attention_gate(results) -> dict:
+    """The attention claims' regime: some head (of any seed's model) lies outside the band of
+    query-independent attention. `results`: one "fig7" result or a list of them (one per seed)."""
+    results = [results] if isinstance(results, dict) else list(results)
+    distances = torch.stack([torch.tensor(r["attention_distance"]) for r in results])  # [seeds, layers, heads]
+    reference = attention_reference(results[0]["grid"], results[0]["patch_size"])
+    low, high = distances.min().item(), distances.max().item()
     return {**reference, "head_low": low, "head_high": high,
             "met": low < reference["blind_low"] or high > reference["blind_high"]}
+
+
+def seed_results(records: dict) -> list[dict]:
+    """The "fig7" results of every seed (`run()`'s "seeds"; the one "fig7" record where there is none)."""
+    return [record["result"] for record in records.get("seeds") or [records["fig7"]]]
+
+
+def initial_depth_trends(results: list[dict]) -> list[float]:
+    """The depth trend (`depth_trend`'s difference) of each seed's model at initialisation, where stored."""
+    return [depth_trend(torch.tensor(r["attention_distance_initial"]))["difference"]
+            for r in results if "attention_distance_initial" in r]
+
+
+def _seeds_note(n: int) -> str:
+    return ONE_SEED if n == 1 else f"{n} seeds (trained models), the s.e. over them"
 
 
 # ---- claims: each verdict is computed from the record by the rule stated beside it ----
 
 def claims(records: dict) -> list[Claim]:
-    """The chapter's claims, from the "fig7" record: Fig. 7 left, centre, right, then Table 2."""
+    """The chapter's claims, from the "fig7" records of every seed: Fig. 7 left, centre, right, then Table 2."""
     record = records["fig7"]
     profile, source = record["config"]["profile"], record_source(record)
-    return [*embedding_claims(record["result"], profile, source),
-            *attention_claims(record["result"], profile, source, record["config"]["attention_images"]),
+    results = seed_results(records)
+    return [*embedding_claims(results, profile, source),
+            *attention_claims(results, profile, source, record["config"]["attention_images"]),
             accuracy_claim(record["result"], profile, source)]
 
 
 def _figure(**fields) -> dict:
     """Fields shared by the Fig. 7 claims: a finding of the paper, stated qualitatively about a figure
-    whose content paper_values.md §6d confirms; one seed."""
-    return {"paper_value": "qualitative", "kind": "paper", "paper_status": PAPER["fig7_models"]["status"], "n": 1,
-            **fields}
+    whose content paper_values.md §6d confirms."""
+    return {"paper_value": "qualitative", "kind": "paper", "paper_status": PAPER["fig7_models"]["status"], **fields}
 
 
-def embedding_claims(result: dict, profile: str, source: str) -> list[Claim]:
-    """Fig. 7 left (basis-like filters) and centre (distance and row/column structure of position embeddings)."""
-    similarity = torch.tensor(result["pos_embed_similarity"])
-    structure, null = pos_embed_structure(similarity), pos_embed_null(similarity)
-    low = low_frequency_gain(result)
-    gain, gain_error = low["gain"], low["error"]
-    row_column = structure["same_row_or_column"] - structure["other"]
+def _per_seed(values: list[float], single_error: float) -> tuple[float, float]:
+    """(mean, s.e.) over seeds; one seed: its value with `single_error` (the within-run noise)."""
+    return (values[0], single_error) if len(values) == 1 else mean_and_error(values)
+
+
+def embedding_claims(results, profile: str, source: str) -> list[Claim]:
+    """Fig. 7 left (basis-like filters) and centre (distance and row/column structure of position embeddings).
+    With several seeds each measure is judged by its mean over the seeds against the s.e. over them;
+    with one, against the noise inside the run (the spread of the components, the permutation null)."""
+    results = [results] if isinstance(results, dict) else list(results)
+    n = len(results)
+    structures, lows = [], []
+    for result in results:
+        similarity = torch.tensor(result["pos_embed_similarity"])
+        structures.append(pos_embed_structure(similarity))
+        lows.append(low_frequency_gain(result))
+    nulls = pos_embed_null(torch.tensor(results[0]["pos_embed_similarity"]))
+    gain, gain_error = _per_seed([low["gain"] for low in lows], lows[0]["error"])
+    correlation, correlation_error = _per_seed([x["distance_correlation"] for x in structures],
+                                               nulls["distance_correlation"])
+    row_column, row_column_error = _per_seed([x["same_row_or_column"] - x["other"] for x in structures],
+                                             nulls["row_column_difference"])
     k = LOW_FREQUENCY_COMPONENTS
+    mean = statistics.mean
     return [
         Claim(id="pca_basis", claim="The top principal components of the patch-embedding filters look like plausible "
               "basis functions (smooth, low-frequency patterns)", our_value=round(gain, 3), spread=claim_spread(gain_error),
               unit=f"low-frequency energy share of the top {k} PCs, trained minus initial",
-              verdict=greater_verdict(gain, gain_error), profile=profile, paper_source="Fig. 7 (left)",
-              evidence=f"{source}; share after training {low['trained']:.3f}, at initialisation "
-              f"{low['initial']:.3f}; {ONE_SEED}",
-              rule=f"one-sided: the share after training exceeds the share at initialisation by more than 2 s.e.; "
-              f"s.e. from the spread of the share over the top {k} components (trained and initial combined)",
+              verdict=greater_verdict(gain, gain_error), profile=profile, paper_source="Fig. 7 (left)", n=n,
+              evidence=f"{source}; share after training {mean(low['trained'] for low in lows):.3f}, at initialisation "
+              f"{mean(low['initial'] for low in lows):.3f}" + (f" (means over the seeds; gains {_listed([low['gain'] for low in lows], 3)})"
+                                                               if n > 1 else "") + f"; {_seeds_note(n)}",
+              rule=("one-sided: the share after training exceeds the share at initialisation by more than 2 s.e.; "
+                    + ("s.e. of the mean gain over the seeds" if n > 1 else f"s.e. from the spread of the share over the top {k} components (trained and "
+                       "initial combined)")),
               **_figure()),
         Claim(id="pos_embed_distance", claim="Closer patches have more similar position embeddings",
-              our_value=round(structure["distance_correlation"], 3), spread=claim_spread(null["distance_correlation"]),
-              unit="corr(grid distance, cosine similarity)", profile=profile, paper_source="Fig. 7 (centre), §4.5",
-              verdict=greater_verdict(-structure["distance_correlation"], null["distance_correlation"],
-                                      -DISTANCE_CORRELATION),
-              evidence=f"{source}; {ONE_SEED}",
-              rule=f"one-sided: correlation below {DISTANCE_CORRELATION} by more than 2 s.d. of its permutation "
-              f"null (the grid positions relabelled at random, {NULL_DRAWS} draws)", **_figure()),
+              our_value=round(correlation, 3), spread=claim_spread(correlation_error),
+              unit="corr(grid distance, cosine similarity)", profile=profile, paper_source="Fig. 7 (centre), §4.5", n=n,
+              verdict=greater_verdict(-correlation, correlation_error, -DISTANCE_CORRELATION),
+              evidence=f"{source}; " + (f"per seed {_listed((x['distance_correlation'] for x in structures), 3)}; "
+                                         if n > 1 else "") + f"permutation null s.d. {nulls['distance_correlation']:.3f} "
+              f"(first seed); {_seeds_note(n)}",
+              rule=f"one-sided: correlation below {DISTANCE_CORRELATION} by more than 2 s.e. "
+              + ("of the mean over the seeds" if n > 1 else f"(the s.d. of its permutation null: the grid positions "
+                 f"relabelled at random, {NULL_DRAWS} draws)"), **_figure()),
         Claim(id="pos_embed_rows_columns", claim="Position embeddings show row-column structure: patches in the same row "
               "or column have similar embeddings", our_value=round(row_column, 3),
-              spread=claim_spread(null["row_column_difference"]), unit="mean cos-sim, same row/column minus other",
-              verdict=greater_verdict(row_column, null["row_column_difference"], ROW_COLUMN_MARGIN), profile=profile,
-              evidence=f"{source}; same row or column {structure['same_row_or_column']:.3f}, the rest "
-              f"{structure['other']:.3f}; {ONE_SEED}", paper_source="Fig. 7 (centre), §4.5",
-              rule=f"one-sided: the difference exceeds {ROW_COLUMN_MARGIN} by more than 2 s.d. of its permutation "
-              f"null ({NULL_DRAWS} draws)", **_figure()),
+              spread=claim_spread(row_column_error), unit="mean cos-sim, same row/column minus other",
+              verdict=greater_verdict(row_column, row_column_error, ROW_COLUMN_MARGIN), profile=profile, n=n,
+              evidence=f"{source}; same row or column {mean(x['same_row_or_column'] for x in structures):.3f}, the rest "
+              f"{mean(x['other'] for x in structures):.3f}" + (" (means over the seeds)" if n > 1 else "")
+              + f"; {_seeds_note(n)}", paper_source="Fig. 7 (centre), §4.5",
+              rule=f"one-sided: the difference exceeds {ROW_COLUMN_MARGIN} by more than 2 s.e. "
+              + ("of the mean over the seeds" if n > 1 else f"(the s.d. of its permutation null, {NULL_DRAWS} draws)"),
+              **_figure()),
     ]
 
 
-def attention_claims(result: dict, profile: str, source: str, images: int) -> list[Claim]:
+def _listed(values, digits: int = 2) -> str:
+    return ", ".join(f"{v:+.{digits}f}" for v in values)
+
+
+def attention_claims(results, profile: str, source: str, images: int) -> list[Claim]:
     """Fig. 7 right: global and local heads in the first layer; attention distance grows with depth.
-    Both are judged only where some head departs from query-independent attention (`attention_gate`)."""
-    distance = torch.tensor(result["attention_distance"])                      # [layers, heads]
-    gate = attention_gate(result)
-    uniform, first, trend = gate["uniform"], distance[0], depth_trend(distance)
-    grid = "×".join(str(g) for g in result["grid"])
+    Both are judged only where some head departs from query-independent attention (`attention_gate`).
+    With several seeds the depth trend is judged by its mean over the seeds against their s.e., the
+    first-layer mix by its checks in every seed; the model at initialisation is the trend's reference."""
+    results = [results] if isinstance(results, dict) else list(results)
+    n = len(results)
+    gate = attention_gate(results)
+    uniform = gate["uniform"]
+    trends = [depth_trend(torch.tensor(r["attention_distance"])) for r in results]
+    firsts = [torch.tensor(r["attention_distance"])[0] for r in results]
+    difference, error = _per_seed([t["difference"] for t in trends], trends[0]["error"])
+    initial = initial_depth_trends(results)
+    grid = "×".join(str(g) for g in results[0]["grid"])
     gate_line = gate_text(
         f"some head's mean distance lies outside {gate['blind_low']:.1f}–{gate['blind_high']:.1f} px, the range of "
         f"query-independent attention (the same weights for every query: uniform, {uniform:.1f} px, or all on one "
-        f"patch) on this {grid} grid of {result['patch_size']}-px patches; inside it the measure cannot tell local "
+        f"patch) on this {grid} grid of {results[0]['patch_size']}-px patches; inside it the measure cannot tell local "
         "attention from query-independent attention", gate["met"],
-        f"heads at {gate['head_low']:.1f}–{gate['head_high']:.1f} px")
+        f"heads at {gate['head_low']:.1f}–{gate['head_high']:.1f} px" + (f" over {n} seeds" if n > 1 else ""))
     head_noise = (f"the noise of one head is not measured (the record keeps each head's mean over {images} images, "
-                  f"not its spread over them); {ONE_SEED}")
-    trend_verdict = ("not_testable_here" if math.isnan(trend["error"])  # one head or layer: nothing to judge by
-                     else greater_verdict(trend["difference"], trend["error"]))
-    local_global = verdict_from_checks([first.max().item() >= GLOBAL_HEAD * uniform,
-                                        first.min().item() <= LOCAL_HEAD * uniform])
+                  f"not its spread over them); {_seeds_note(n)}")
+    trend_verdict = ("not_testable_here" if math.isnan(error)  # one head or layer: nothing to judge by
+                     else greater_verdict(difference, error))
+    checks = [check for first in firsts for check in (first.max().item() >= GLOBAL_HEAD * uniform,
+                                                        first.min().item() <= LOCAL_HEAD * uniform)]
+    low, high = min(f.min().item() for f in firsts), max(f.max().item() for f in firsts)
+    initial_note = ""
+    if initial:
+        initial_mean, initial_error = mean_and_error(initial)
+        initial_note = f"; at initialisation the same measure is {initial_mean:+.2f}" + (
+            f" ± {initial_error:.2f} px (s.e. over {len(initial)} seeds)" if len(initial) > 1 else " px")
+    early, late = statistics.mean(t["early"] for t in trends), statistics.mean(t["late"] for t in trends)
     return [
         Claim(id="global_heads_early", claim="Some heads attend to most of the image already in the lowest layer, while "
-              "others attend locally", our_value=f"{first.min().item():.1f}–{first.max().item():.1f}",
-              unit="px, layer-1 head distances", verdict=gated(local_global, gate["met"]), profile=profile,
+              "others attend locally", our_value=f"{low:.1f}–{high:.1f}",
+              unit="px, layer-1 head distances" + (f" over {n} seeds" if n > 1 else ""),
+              verdict=gated(verdict_from_checks(checks), gate["met"]), profile=profile, n=n,
               evidence=f"{source}; {head_noise}", paper_source="Fig. 7 (right), §4.5", gate=gate_line,
-              rule=f"max ≥ {GLOBAL_HEAD} and min ≤ {LOCAL_HEAD} × the uniform-attention distance ({uniform:.1f} px): "
-              "both checks pass: reproduced; one: partially; none: not reproduced", **_figure()),
+              rule=f"max ≥ {GLOBAL_HEAD} and min ≤ {LOCAL_HEAD} × the uniform-attention distance ({uniform:.1f} px)"
+              + (", in every seed" if n > 1 else "") + ": every check passes: reproduced; some: partially; none: not "
+              "reproduced", **_figure()),
         Claim(id="distance_grows_with_depth", claim="Attention distance increases with network depth",
-              our_value=round(trend["difference"], 2), spread=claim_spread(trend["error"]),
-              unit=f"px, mean of the last {trend['half']} layers minus the first {trend['half']}",
-              verdict=gated(trend_verdict, gate["met"]), profile=profile,
-              evidence=f"{source}; {trend['early']:.1f} → {trend['late']:.1f} px; the spread over images is not "
-              f"stored (means over {images} images); {ONE_SEED}", paper_source="Fig. 7 (right), §4.5", gate=gate_line,
-              rule="one-sided: the later half exceeds the earlier half by more than 2 s.e.; s.e. from the spread of "
-              f"the heads within a layer (pooled sd {trend['head_sd']:.2f} px)", **_figure()),
+              our_value=round(difference, 2), spread=claim_spread(error),
+              unit=f"px, mean of the last {trends[0]['half']} layers minus the first {trends[0]['half']}",
+              verdict=gated(trend_verdict, gate["met"]), profile=profile, n=n,
+              evidence=f"{source}; {early:.1f} → {late:.1f} px" + (f" (means over the seeds; per seed "
+                                                                    f"{_listed(t['difference'] for t in trends)} px)"
+                                                                    if n > 1 else "")
+              + f"{initial_note}; the spread over images is not stored (means over {images} images); {_seeds_note(n)}",
+              paper_source="Fig. 7 (right), §4.5", gate=gate_line,
+              rule="one-sided: the later half exceeds the earlier half by more than 2 s.e.; " + (
+                  "s.e. of the mean over the seeds" if n > 1 else
+                  f"s.e. from the spread of the heads within a layer (pooled sd {trends[0]['head_sd']:.2f} px)"),
+              **_figure()),
     ]
 
 
