@@ -303,12 +303,14 @@ PAPER_LIKE = {(0.9, True): 80.2, (0.8, True): 80.0, (0.7, True): [79.5, 79.6, 79
               (1.0, None): [80.0, 80.1, 79.9]}
 
 
-def fake_records(ft=None, *, off=None, control_off_07=70.0, ips=None, rounds=3, jitter=0.005, gmacs=None, shown=6):
+def fake_records(ft=None, *, off=None, control_off_07=70.0, ips=None, rounds=3, jitter=0.005, gmacs=None, shown=6,
+                 resolution=None, resolution_gmacs=(0.080, 0.082)):
     """Records shaped like experiments.evit.run()'s: fine-tuned accuracies `ft` ((keep rate, fusion) -> one
     accuracy, or a list over seeds, the control (1.0, None) included), the baseline off the shelf `off`,
     throughputs `ips` (each the median of `rounds` timing rounds `jitter` apart; the others proportional to
-    1/GMACs), GMACs `gmacs` (default: the Model Zoo's, DeiT-S's 4.6 at keep 1) and a token figure of `shown`
-    classes."""
+    1/GMACs), GMACs `gmacs` (default: the Model Zoo's, DeiT-S's 4.6 at keep 1), a token figure of `shown`
+    classes and the higher-resolution runs' accuracies `resolution` (one per seed; their counted GMACs and
+    the base model's: `resolution_gmacs`)."""
     from patchlib.experiments.evit.readers import zoo
 
     ft = PAPER_LIKE if ft is None else ft
@@ -322,7 +324,8 @@ def fake_records(ft=None, *, off=None, control_off_07=70.0, ips=None, rounds=3, 
     for (k, f), accs in ft.items():
         for seed, acc in enumerate(accs if isinstance(accs, list) else [accs]):
             evals = [point(k, f, acc)] if f is not None else [point(1.0, None, acc), point(0.7, True, control_off_07)]
-            (finetune if seed == 0 else seeds).append({"config": config, "result": point(k, f, acc) | {"eval": evals}})
+            seeded = config | {"seed": 0} | ({"finetune_seed": seed} if seed else {})
+            (finetune if seed == 0 else seeds).append({"config": seeded, "result": point(k, f, acc) | {"eval": evals}})
     base = {"profile": "cpu", "n_test": 10_000, "model": "vit_tiny_cifar", "model_config": MODEL,
             "reorganize_layers": [1, 3, 4], "dataset": "cifar10"}
     points = [point(k, f, None) | {"gmacs": gmacs[(k, f)], "images_per_s": v, "tokens_per_layer": [64, 64, 64],
@@ -334,7 +337,11 @@ def fake_records(ft=None, *, off=None, control_off_07=70.0, ips=None, rounds=3, 
             "cost": {"config": base, "result": {"points": points, "protocol": {
                 "device": "cpu", "threads": 2, "batch_size": 128, "precision": "fp32", "warmup": 2, "repeats": 5,
                 "rounds": rounds}}},
-            "tokens": {"config": base | {"keep_rate": 0.7}, "result": {"classes": CLASSES[:shown]}}}
+            "tokens": {"config": base | {"keep_rate": 0.7}, "result": {"classes": CLASSES[:shown]}},
+            "resolution": [{"config": config | {"seed": 0} | ({"finetune_seed": seed} if seed else {}),
+                            "result": {"image_size": 40, "keep_rate": 0.65, "fuse": True, "acc": acc,
+                                       "gmacs": resolution_gmacs[0], "base_gmacs": resolution_gmacs[1]}}
+                           for seed, acc in enumerate(resolution or [])]}
 
 
 def judged(records) -> dict:
@@ -412,6 +419,22 @@ def test_the_drop_from_keep_0_7_to_0_5_against_the_zoo_is_two_sided_with_seed_no
     assert "unfused" in claim.evidence and "one run per arm" in claim.evidence   # the single-seed 0.7 unfused
 
 
+@pytest.mark.parametrize("accs, verdict", [([81.0, 81.2, 80.9], "reproduced"),        # +1.0 ± 0.1 over the control
+                                           ([79.0, 79.1, 78.8], "not_reproduced"),    # -1.0
+                                           ([80.9, 79.2, 80.2], "within_noise")])     # +0.1 ± 0.5
+def test_the_higher_resolution_claim_pairs_each_seed_with_its_control(accs, verdict):
+    """The control (keep 1, the base resolution) scores 80.0, 80.1, 79.9 over its seeds."""
+    claim = judged(fake_records(resolution=accs))["higher_resolution"]
+    assert claim.verdict == verdict and claim.n == 3 and claim.paper_value == 1.0
+    assert "paired over fine-tuning seeds" in claim.evidence and "upsampled" in claim.evidence
+    assert "(met)" in claim.gate and "0.0800 against 0.0820 GMACs" in claim.gate
+    costlier = judged(fake_records(resolution=accs, resolution_gmacs=(0.09, 0.082)))["higher_resolution"]
+    assert costlier.verdict == "not_testable_here"  # more multiply-adds than the base: not the paper's setting
+    one = judged(fake_records(resolution=accs[:1]))["higher_resolution"]
+    assert one.n == 1 and "binomial" in one.evidence and "one run per arm" in one.evidence
+    assert judged(fake_records())["higher_resolution"].verdict == "not_tested"
+
+
 def test_the_accuracy_cost_at_0_7_and_the_fusion_claim_keep_their_seed_noise():
     claims = judged(fake_records())
     assert claims["accuracy_at_0.7"].verdict == "reproduced" and claims["accuracy_at_0.7"].n == 3
@@ -446,9 +469,10 @@ def test_the_prose_prints_only_numbers_it_read_and_no_verdict_identifiers(ft):
 
     from patchlib.experiments.evit import readers
 
-    records = fake_records(ft)
+    records = fake_records(ft, resolution=[81.0, 81.2, 80.9])
     records["claims"] = readers.claims(records)
     text, facts = " ".join(readers.prose(records)), readers.facts(records)
+    assert "At 40 pixels instead of 32" in text and "no new detail" in text
     assert not re.search(r"not_reproduced|not_testable_here|not_tested|within_noise", text)
     for number in _numbers(text):
         digits = len(number.split(".")[1]) if "." in number else 0
@@ -492,15 +516,18 @@ def committed_records() -> dict:
     import json
     from pathlib import Path
 
-    records = {"finetune": [], "finetune_seeds": []}
+    records = {"finetune": [], "finetune_seeds": [], "resolution": []}
     for path in sorted((Path(__file__).resolve().parents[1] / "results" / "evit").glob("*-cpu-*.json")):
         record = json.loads(path.read_text())
         piece = record["config"]["name"].split("-")[0]
         if piece == "finetune":
             records["finetune_seeds" if "finetune_seed" in record["config"] else "finetune"].append(record)
+        elif piece == "resolution":
+            records["resolution"].append(record)
         else:
             records[piece] = record
     records["finetune"].sort(key=lambda record: record["result"]["fuse"] is None)   # the control last, as run() does
+    records["resolution"].sort(key=lambda record: record["config"].get("finetune_seed", record["config"]["seed"]))
     return records
 
 
@@ -538,3 +565,30 @@ def test_run_hands_every_piece_a_module_level_compute_function(monkeypatch, tmp_
     for piece, compute in seen:
         assert isinstance(compute, functools.partial) and getattr(pieces, compute.func.__name__) is compute.func
         assert "<locals>" not in compute.func.__qualname__
+
+
+def test_the_higher_resolution_model_takes_the_largest_keep_rate_within_the_base_cost():
+    """The Abstract's setting: more tokens (a higher resolution, same patch size) at the base model's
+    multiply-adds. The chosen keep rate fits the budget and the next candidate does not; the base
+    weights load with their position embeddings interpolated to the larger grid."""
+    from patchlib.experiments import evit as chapter
+    from patchlib.experiments import vit as vit_chapter
+
+    candidates = chapter.SIZES["smoke"].resolution_keep_rates
+    matched = chapter.matched_keep_rate("smoke", 40, candidates)
+    assert matched["gmacs"] <= matched["base_gmacs"] and matched["keep_rate"] < 1
+    above = min(k for k in candidates if k > matched["keep_rate"])
+    larger = chapter.resolution_model("smoke", 40, above)
+    assert flops(larger, (3, 40, 40))["gmacs"] > matched["base_gmacs"]
+
+    base = vit_chapter.architecture("smoke")
+    with torch.no_grad():
+        base.pos_embed[:, 1:] = 0.25  # a constant grid stays constant when interpolated; the class token's is kept
+        base.pos_embed[:, :1] = 3.0
+    model = chapter.resolution_model("smoke", 40, matched["keep_rate"], base.state_dict())
+    assert model.grid_size == (10, 10) and model.pos_embed.shape[1] == 1 + 100
+    torch.testing.assert_close(model.pos_embed[:, 1:], torch.full_like(model.pos_embed[:, 1:], 0.25))
+    assert model.pos_embed[0, 0].eq(3.0).all()
+    torch.testing.assert_close(model.patch_embed.proj.weight, base.patch_embed.proj.weight)
+    with pytest.raises(ValueError, match="resolution_keep_rates"):
+        chapter.matched_keep_rate("smoke", 64, (0.95,))

@@ -1,7 +1,8 @@
 """The EViT chapter's compute pieces, in the order `run()` computes them: the baseline with the
 reorganisation switched on (`offshelf`), fine-tuned with it under the keep-rate schedule of §4.1
-(`finetune`), its cost (`cost`) and the patches it keeps (`tokens`). Each piece has its config
-builder (`<piece>_config(ctx)`, whose hash names the record) and its compute function."""
+(`finetune`), at a higher input resolution for the cost of the base resolution (`resolution`), its
+cost (`cost`) and the patches it keeps (`tokens`). Each piece has its config builder
+(`<piece>_config(ctx)`, whose hash names the record) and its compute function."""
 from __future__ import annotations
 
 from typing import Callable
@@ -10,6 +11,8 @@ import torch
 from torch import nn
 
 from ...data import DataSplits, normalize
+from ...data.resize import upsample_splits
+from ...layers import resize_pos_embed
 from ...measure import flops, measure_throughput
 from ...models import EViTConfig, evit_layers
 from ...models.evit import keep_rate_schedule
@@ -146,6 +149,79 @@ def finetune(ctx: ChapterRun, keep_rate: float, fuse: bool | None, config: dict,
     return {"keep_rate": keep_rate, "fuse": fuse, "history": trained["history"],
             "train_time_s": trained["train_time_s"], "eval": evals,
             "acc": evals[0]["acc"] if fuse is not None else next(e["acc"] for e in evals if e["fuse"] is None)}
+
+
+# ---- resolution: a higher input resolution at the base resolution's cost (Abstract) ----
+
+def resolution_model(profile: str, image_size: int, keep_rate: float, state: dict | None = None) -> nn.Module:
+    """The profile's EViT (fused) at `image_size` px, same patch size: more tokens. `state`: the base
+    model's weights, its position embeddings interpolated in 2-D to the larger grid (bicubic, as when a
+    ViT is fine-tuned at a higher resolution, ViT §3.2)."""
+    depth = vit_chapter.architecture(profile).config.depth
+    model = vit_chapter.architecture(profile, image_size=image_size, evit=EViTConfig(
+        keep_rate=keep_rate, layers=evit_layers(depth), fuse_inattentive=True))
+    if state is not None:
+        base_grid = vit_chapter.architecture(profile).grid_size
+        state = dict(state, pos_embed=resize_pos_embed(state["pos_embed"], model.grid_size, old_grid=base_grid))
+        model.load_state_dict(state)
+    return model
+
+
+def base_gmacs(profile: str) -> float:
+    """GMACs of the base model at the base resolution, keep rate 1 (the cost to match)."""
+    model = vit_chapter.architecture(profile)
+    return flops(model, (3, model.config.image_size, model.config.image_size))["gmacs"]
+
+
+def matched_keep_rate(profile: str, image_size: int, candidates) -> dict:
+    """The largest candidate keep rate whose fused EViT at `image_size` costs at most the base model
+    at its own resolution (counted GMACs), with both costs."""
+    budget = base_gmacs(profile)
+    costs = {k: flops(resolution_model(profile, image_size, k), (3, image_size, image_size))["gmacs"]
+             for k in sorted(candidates)}
+    within = [k for k, gmacs in costs.items() if gmacs <= budget]
+    if not within:
+        raise ValueError(f"no keep rate in {sorted(candidates)} brings the {image_size}-px EViT to the base cost "
+                         f"({budget:.4f} GMACs); add lower ones to Size.resolution_keep_rates")
+    return {"keep_rate": max(within), "gmacs": costs[max(within)], "base_gmacs": budget}
+
+
+def resolution_config(ctx: ChapterRun, seed: int | None = None) -> dict:
+    """One fine-tuning run at `Size.higher_resolution` px with the matched keep rate; `seed`: a further
+    fine-tuning seed (None or the chapter's seed: the main run)."""
+    size = ctx.size
+    matched = matched_keep_rate(ctx.profile, size.higher_resolution, size.resolution_keep_rates)
+    extra = {} if seed in (None, ctx.seed) else {"finetune_seed": seed}
+    return _base_config(
+        ctx, f"resolution-{ctx.profile}-{size.higher_resolution}px" + (f"-s{seed}" if extra else ""), **extra,
+        image_size=size.higher_resolution, keep_rate=matched["keep_rate"], fuse=True,
+        candidate_keep_rates=sorted(size.resolution_keep_rates), train=size.finetune.record(),
+        n_finetune=size.n_finetune, schedule={"start": size.schedule_start, "ramp": size.schedule_ramp})
+
+
+def resolution(ctx: ChapterRun, config: dict, seed: int, data: DataSplits) -> dict:
+    """Fine-tune the baseline at the higher resolution (images bilinearly upsampled, position embeddings
+    interpolated) under EViT's keep-rate schedule, as the `finetune` points are, then evaluate it on
+    the test images upsampled alike."""
+    size, image_size, keep_rate = ctx.size, config["image_size"], config["keep_rate"]
+    data = upsample_splits(data, image_size)
+    model = resolution_model(ctx.profile, image_size, keep_rate, baseline_state(ctx))
+    train_data = data if size.n_finetune is None else DataSplits(
+        train=data.train.subset(size.n_finetune, EMBEDDED_DATA_SEED), test=data.test)
+
+    def schedule(step: int, total_steps: int) -> None:  # EViT §4.1, as in `finetune`
+        model.set_keep_rate(keep_rate_schedule(step, total_steps, keep_rate, start=size.schedule_start,
+                                               ramp=size.schedule_ramp))
+
+    trained = train(model, train_data, size.finetune, seed=seed, device=ctx.device, progress=ctx.progress,
+                    checkpoint=ctx.checkpoint(config), step_hook=schedule)
+    model.set_keep_rate(keep_rate)
+    metrics = evaluate(model, data.test, mean=trained["mean"], std=trained["std"], device=ctx.device)
+    matched = matched_keep_rate(ctx.profile, image_size, config["candidate_keep_rates"])
+    return {"image_size": image_size, "keep_rate": keep_rate, "fuse": True, "acc": metrics["acc"],
+            "loss": metrics["loss"], "gmacs": matched["gmacs"], "base_gmacs": matched["base_gmacs"],
+            "tokens_per_layer": tokens_per_layer(model), "history": trained["history"],
+            "train_time_s": trained["train_time_s"]}
 
 
 # ---- cost: GMACs and throughput at every keep rate ----

@@ -147,7 +147,19 @@ def _recipe(records: dict, num: _Numbers) -> str:
             f"and for v2 gradient clipping at {num('official_clip', official['v2_grad_clip'], 'g')}, RandAugment, "
             f"random erasing ({num('official_erase', official['v2_random_erase'], 'g')}), mixup (alpha "
             f"{num('official_mixup', official['v2_mixup_alpha'], 'g')}) and CutMix (alpha "
-            f"{num('official_cutmix', official['v2_cutmix_alpha'], 'g')}).")
+            f"{num('official_cutmix', official['v2_cutmix_alpha'], 'g')})." + _precision(records, train))
+
+
+def _precision(records: dict, train: dict) -> str:
+    """Where the ViT chapter's model trained at another numerical precision than the MobileViTs (each
+    chapter takes the fastest that keeps its accuracy, issue 28), the sentence that says so."""
+    vit = ((records.get("vit") or {}).get("fig7") or {}).get("config", {}).get("train", {}).get("precision")
+    if vit is None or vit == train.get("precision"):
+        return ""
+    words = {"auto": "fp32", "fp32": "fp32", "bf16": "bf16", "bf16_fp32_attention": "bf16 with attention in fp32"}
+    return (f" The ViT trained in {words.get(vit, vit)}, the MobileViTs in "
+            f"{words.get(train.get('precision'), train.get('precision'))}: the fastest precision measured for each "
+            "that keeps its accuracy (`benchmarks/training_speed.py`, `benchmarks/precision_agreement.py`).")
 
 
 def _slopes(records: dict, verdicts: dict, num: _Numbers) -> str:
