@@ -10,7 +10,10 @@ The caching layer is not followed (`NOT_FOLLOWED`).
 
 Names are keyed without their module, so moving a definition to another module, splitting a file
 or editing a docstring leaves every fingerprint unchanged, while changing a constant or an
-expression changes the digest of the definition that holds it (`stale_definitions` names it).
+expression changes the digest of the definition that holds it (`stale_definitions` names it). One
+change of a constant is not one for the records computed before it: a registry (a dict literal such
+as PROFILES or a chapter's SIZES) that only gained entries (`registry_digests`), as when a profile is
+added.
 
     python -m patchlib.fingerprint migrate [--check] [CHAPTER ...]
 
@@ -28,6 +31,7 @@ import ast
 import fnmatch
 import functools
 import hashlib
+import itertools
 import subprocess
 import types
 from dataclasses import dataclass, field
@@ -88,6 +92,31 @@ def body_digest(node: ast.AST) -> str | None:
     return digest(normalised(copy))
 
 
+# A registry that only gained entries (a new profile in PROFILES, a new profile's sizes in a chapter's
+# SIZES) is unchanged for the records computed before: they looked up entries that are all still there,
+# unchanged. Up to this many added entries are recognised (the variants tried grow as n choose k).
+REGISTRY_ADDITIONS = 3
+
+
+def registry_digests(node: ast.AST) -> frozenset[str]:
+    """Digests of a module-level `NAME = {...}` (or annotated) assignment of a dict literal with 1 to
+    REGISTRY_ADDITIONS of its entries removed, order kept; empty for any other statement."""
+    value = getattr(node, "value", None)
+    if not isinstance(node, (ast.Assign, ast.AnnAssign)) or not isinstance(value, ast.Dict) \
+            or any(key is None for key in value.keys):  # a `**other` entry: not a plain registry
+        return frozenset()
+    digests = set()
+    n = len(value.keys)
+    for removed in range(1, min(REGISTRY_ADDITIONS, n - 1) + 1):
+        for left_out in itertools.combinations(range(n), removed):
+            copy = ast.parse(ast.unparse(node)).body[0]
+            kept = [i for i in range(n) if i not in left_out]
+            copy.value.keys = [copy.value.keys[i] for i in kept]
+            copy.value.values = [copy.value.values[i] for i in kept]
+            digests.add(digest(normalised(copy)))
+    return frozenset(digests)
+
+
 # --- the index of a source tree ---------------------------------------------------------------
 
 @dataclass
@@ -103,6 +132,13 @@ class Definition:
     @functools.cached_property
     def body_digest(self) -> str | None:
         return body_digest(self.node)
+
+    @functools.cached_property
+    def registry_digests(self) -> frozenset[str]:
+        """For a registry (a module-level dict literal: a chapter's SIZES, the PROFILES), the digests
+        of the same assignment with up to `REGISTRY_ADDITIONS` of its entries left out: what it was
+        before those entries were added (`registry_only_grew`). Empty for anything else."""
+        return registry_digests(self.node)
 
     @property
     def key(self) -> str:
@@ -296,8 +332,10 @@ class SourceIndex:
         return self._by_key
 
     def has(self, name: str, value: str) -> bool:
-        """Whether a definition called `name` (suffix "~k" ignored) has digest `value` here."""
-        return any(d.digest == value for d in self.by_key().get(name.split("~")[0], []))
+        """Whether a definition called `name` (suffix "~k" ignored) has digest `value` here, or is a
+        registry that only gained entries since it had (`registry_digests`)."""
+        candidates = self.by_key().get(name.split("~")[0], [])
+        return any(d.digest == value for d in candidates) or any(value in d.registry_digests for d in candidates)
 
     def counterpart(self, definition: Definition) -> Definition | None:
         """The definition of this index that `definition` was moved or lifted from, if any."""

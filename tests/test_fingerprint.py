@@ -98,6 +98,35 @@ def test_a_changed_constant_or_expression_is_named():
     assert stale_definitions(record, removed) == ["piece_a"]
 
 
+def test_a_registry_that_only_gained_entries_is_unchanged_for_earlier_records():
+    """A new profile (a new key of PROFILES or of a chapter's SIZES) leaves the records computed before
+    it fresh: they looked up entries that are all still there. Changing or removing an entry, or adding
+    more entries than `REGISTRY_ADDITIONS` at once, is named as before."""
+    registry = '''
+SIZES = {"smoke": 1, "cpu": 2}
+
+
+def size_of(profile):
+    return SIZES[profile]
+'''
+    pieces = "from .config import size_of\n\n\ndef piece(profile):\n    return size_of(profile)\n"
+    record = index(config=registry, pieces=pieces).closure(
+        [index(config=registry, pieces=pieces).modules["pkg.pieces"].definitions["piece"]])
+    assert "SIZES" in record
+
+    def stale(new_registry: str) -> list[str]:
+        return stale_definitions(record, index(config=new_registry, pieces=pieces))
+
+    assert stale(registry.replace('"cpu": 2}', '"cpu": 2, "pretrained": 3}')) == []
+    assert stale(registry.replace('{"smoke"', '{"first": 0, "smoke"')) == []            # anywhere in the order
+    assert stale(registry.replace('"cpu": 2}', '"cpu": 2, "a": 3, "b": 4, "c": 5}')) == []
+    assert stale(registry.replace('"cpu": 2}', '"cpu": 2, "a": 3, "b": 4, "c": 5, "d": 6}')) == ["SIZES"]
+    assert stale(registry.replace('"cpu": 2}', '"cpu": 4, "pretrained": 3}')) == ["SIZES"]  # an entry changed
+    assert stale(registry.replace(', "cpu": 2}', "}")) == ["SIZES"]                        # an entry removed
+    assert stale(registry.replace('"cpu": 2}', '"pretrained": 3, "cpu": 2}').replace('"smoke": 1, ', "")) == \
+        ["SIZES"]
+
+
 def test_editing_one_piece_stales_its_records_and_no_others():
     records = {piece: closure(BASE, piece) for piece in ("piece_a", "piece_b", "piece_c")}
     edited = index(layers=LAYERS, pieces=PIECES.replace("forward(size)", "forward(size + 1)"), lazy=LAZY)
