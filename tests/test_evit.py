@@ -532,16 +532,19 @@ def committed_records() -> dict:
 
 
 def test_the_committed_records_judge_the_issues_cases():
-    """Issue 22 on the committed cpu records: 1.28x is not the paper's 1.5x; the multiply-adds fall as the zoo's;
-    the keep-rate trade-off has its claims; the token caption names the 6 classes shown."""
+    """Issues 22 and 23 on the committed cpu records: 1.23x is not the paper's 1.5x; the multiply-adds fall as
+    the zoo's; the keep-rate trade-off has its claims; the higher resolution at the base cost gains +0.34 ± 0.18
+    points over 3 seeds (within noise); the token caption names the 6 classes shown."""
     from patchlib.experiments.evit import readers
 
     records = committed_records()
     claims = judged(records)
-    assert claims["speed_at_0.7"].our_value == 1.28 and claims["speed_at_0.7"].verdict == "not_reproduced"
+    assert claims["speed_at_0.7"].our_value == 1.23 and claims["speed_at_0.7"].verdict == "not_reproduced"
     assert claims["gmac_ratio"].verdict == "reproduced"
     assert claims["accuracy_falls_with_keep_rate"].verdict == "reproduced"
     assert claims["fusion_helps_at_0.5"].verdict == "within_noise" and claims["fusion_helps_at_0.5"].n == 3
+    assert claims["higher_resolution"].verdict == "within_noise" and claims["higher_resolution"].n == 3
+    assert claims["higher_resolution"].our_value == 0.34
     records["claims"] = list(claims.values())
     assert "first 6 of the 10 classes" in readers.prose_parts(records)["tokens_caption"]
 
