@@ -62,10 +62,12 @@ def test_stored_results_are_used_when_the_data_is_absent(tmp_path, monkeypatch):
     monkeypatch.setattr("patchlib.data.root.DEFAULT_DATA_ROOT", tmp_path / "no-data")
     monkeypatch.setattr(vit, "claims", lambda records: [])
     ctx = vit.context("cpu")
-    _store(vit.fig7_config(ctx), tmp_path, {"marker": 1})
+    for seed in ctx.seeds:  # the chapter's seeds, each its own record
+        _store(vit.fig7_config(vit.context("cpu", seed=seed)), tmp_path, {"marker": 1})
     _store(vit.cost_config(ctx), tmp_path, {"marker": 2})
     records = vit.run("cpu", results_dir=tmp_path)
     assert records["fig7"]["result"] == {"marker": 1} and records["cost"]["result"] == {"marker": 2}
+    assert len(records["seeds"]) == len(ctx.seeds) == 3
     with pytest.raises(DataNotFoundError):  # force: recompute, which needs the data
         vit.run("cpu", results_dir=tmp_path, force={"fig7"})
     with pytest.raises(DataNotFoundError):  # another seed is another configuration

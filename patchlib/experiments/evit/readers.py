@@ -11,6 +11,7 @@ from ...claims import (Claim, accuracy_difference_error, combined_verdict, diffe
                        gated, greater_verdict, mean_and_error, plus_minus, printed_precision, ratio_verdict,
                        single_run_note, verdict_from_checks)
 from .config import CHAPTER, PAPER, ZOO_SOURCE
+from .points import by_point, finetuned_by_point, per_seed, timing_error, visual_finetune, zoo  # noqa: F401
 from ...prose import entry_points
 
 # The margins of the rules (issue 22: each rule states its margin, its noise and its sidedness).
@@ -24,46 +25,6 @@ DROP_TOLERANCE = 0.5    # points: the drop from keep 0.7 to 0.5 within half a po
 GMAC_SLACK = 0.05
 MIN_ACCURACY = 50.0     # % (CIFAR-10 chance: 10%): both arms trained networks, where a loss of tokens can show
 MIN_SHAPE_POINTS = 3    # fine-tuned keep rates needed to speak of a curve's shape
-
-
-# ---- records by point ----
-
-def by_point(points: list[dict]) -> dict:
-    """Points (dicts with "keep_rate" and "fuse") keyed by (keep rate, fusion)."""
-    return {(p["keep_rate"], p["fuse"]): p for p in points}
-
-
-def zoo() -> dict:
-    """The Model Zoo's rows keyed by (keep rate, fusion)."""
-    return {(row["keep_rate"], row["fusion"]): row for row in PAPER["model_zoo"]["value"]}
-
-
-def per_seed(records: dict) -> dict[tuple[float, bool | None], list[dict]]:
-    """Each fine-tuned point's results over its seeds (the main run first): the seeded points have
-    one per seed, the others one."""
-    out: dict[tuple, list[dict]] = {}
-    for record in records["finetune"] + records.get("finetune_seeds", []):
-        result = record["result"]
-        out.setdefault((result["keep_rate"], result["fuse"]), []).append(result)
-    return out
-
-
-def finetuned_by_point(records: dict) -> dict[tuple[float, bool | None], dict]:
-    """The main seed's fine-tuning records, keyed by (keep rate, fusion); the control is (1.0, None)."""
-    return {(r["result"]["keep_rate"], r["result"]["fuse"]): r for r in records["finetune"]}
-
-
-def visual_finetune(records: dict) -> dict:
-    """The fine-tuning record of the model shown in the token figure (fused, at the visualised keep rate)."""
-    return finetuned_by_point(records)[(records["tokens"]["config"]["keep_rate"], True)]
-
-
-def timing_error(point: dict) -> float:
-    """The relative standard error of a measured throughput over its timing rounds (nan with one round)."""
-    rounds = point.get("images_per_s_rounds") or []
-    if len(rounds) < 2:
-        return float("nan")
-    return statistics.stdev(rounds) / math.sqrt(len(rounds)) / statistics.mean(rounds)
 
 
 # ---- claims: each verdict is computed from the records by the rule stated beside it ----
