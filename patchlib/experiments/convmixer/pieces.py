@@ -31,11 +31,14 @@ def cell_config(ctx: ChapterRun, kernel_size: int, patch_size: int, seed: int | 
 
 
 def recipe_config(ctx: ChapterRun) -> dict:
+    """The recipe run; `recipe_of` (where the profile cuts a longer recipe short): the length of the
+    schedule whose first epochs it trains (`config.recipe_start`)."""
     size = ctx.size
+    cut = {} if size.recipe_of is None else {"recipe_of": size.recipe_of}
     return ctx.config(f"recipe-{ctx.profile}", dataset=ctx.profile_dataset(), n_train=size.recipe_n_train,
                       n_test=size.n_test, model=size.recipe_model,
                       model_config=_model_config(size.recipe_model, size.recipe_overrides),
-                      train=size.recipe_train.record(), channels_last=size.channels_last)
+                      train=size.recipe_train.record(), channels_last=size.channels_last, **cut)
 
 
 def throughput_config(ctx: ChapterRun, cells: list[dict]) -> dict:

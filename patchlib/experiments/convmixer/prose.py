@@ -10,7 +10,8 @@ import re
 from ...prose import Numbers, verdict_words
 from ...claims import greater_verdict
 from .config import PAPER
-from .readers import MIN_ACCURACY, cell_accuracies, claims, grid_gains, grid_table, mean_gain
+from .readers import (MIN_ACCURACY, cell_accuracies, claims, grid_gains, grid_table, log_tolerance, mean_gain,
+                      paper_patch, recipe_run_kind)
 
 
 
@@ -52,12 +53,17 @@ def _recipe(records: dict, num: _Numbers) -> str:
             f"{num('readme_ra_m', command['ra_m'])}"
             "; AdamW, the piecewise-linear one-cycle schedule and mixed precision of its train.py; no label smoothing) "
             "is what the gpu profile runs, with bf16 autocast where the original uses fp16 with a gradient scaler. "
-            f"This run ({ours['profile']} profile) trains its recipe model, "
-            f"ConvMixer-{num('recipe_dim', model['dim'])}/"
-            f"{num('recipe_depth', model['depth'])}, for {num('recipe_epochs', train['epochs'])} epochs at batch "
-            f"{num('recipe_batch', train['batch_size'])} and peak lr {num('recipe_lr', train['lr'])}"
-            + (" (the README's, scaled linearly with the batch)"
-               if scaled and train["batch_size"] != command["batch_size"] else "")
+            + (f"This run ({ours['profile']} profile) trains the README's model with its recipe for the first "
+               f"{num('recipe_epochs', train['epochs'])} of its {num('readme_epochs', command['epochs'])} epochs, "
+               f"exactly: the learning rate warms up toward {num('readme_lr', command['lr_max'])} as in the long run "
+               f"and stands at {num('recipe_lr', train['lr'])} when this run stops"
+               if recipe_run_kind(records["recipe"]) == "start" else
+               f"This run ({ours['profile']} profile) trains its recipe model, "
+               f"ConvMixer-{num('recipe_dim', model['dim'])}/"
+               f"{num('recipe_depth', model['depth'])}, for {num('recipe_epochs', train['epochs'])} epochs at batch "
+               f"{num('recipe_batch', train['batch_size'])} and peak lr {num('recipe_lr', train['lr'])}"
+               + (" (the README's, scaled linearly with the batch)"
+                  if scaled and train["batch_size"] != command["batch_size"] else ""))
             + f", and every grid cell as ConvMixer-{num('grid_dim', grid['model_config']['dim'])}/"
               f"{num('grid_depth', grid['model_config']['depth'])} for {num('grid_epochs', grid['train']['epochs'])} "
               f"epochs on {grid_data}: see the table.")
@@ -79,9 +85,14 @@ def _ablation(num: _Numbers) -> str:
 
 def _recipe_result(records: dict, num: _Numbers) -> str:
     result, log = records["recipe"]["result"], PAPER["recipe_log"]["value"]
-    return (f"Our recipe run ends at {num('recipe_acc', result['final']['test_acc'], '.2f')}% test accuracy after "
+    epochs = records["recipe"]["config"]["train"]["epochs"]
+    text = (f"Our recipe run ends at {num('recipe_acc', result['final']['test_acc'], '.2f')}% test accuracy after "
             f"{num('recipe_minutes', result['train_time_s'] / 60, '.1f')} minutes of training; the README's run ends "
-            f"at {num('readme_final', log[-1], '.2f')}% after {num('readme_log_epochs', len(log))} epochs.")
+            f"at {num('readme_final', log[-1], '.2f')}% after {num('readme_log_epochs', len(log))} epochs")
+    if recipe_run_kind(records["recipe"]) == "start":
+        text += (f" and stood at {num('readme_at_stop', log[epochs - 1], '.2f')}% after epoch "
+                 f"{num('recipe_epochs', epochs)}, where ours stops")
+    return text + "."
 
 
 def _grid_runs(records: dict, num: _Numbers) -> str:
@@ -136,19 +147,38 @@ def _kernel(records: dict, verdicts: dict, num: _Numbers) -> str:
     gains = grid_gains(records)["kernel"]
     side = {"reproduced": "larger kernels better, beyond the noise",
             "not_reproduced": "larger kernels worse, beyond the noise", "within_noise": "within the noise"}
-    judged = [p for p, g in gains.items() if g.seeded]
-    others = [p for p in gains if p not in judged] if judged else []
+    patch = paper_patch()
 
     def at(p):
         return f"{_gain(num, f'kernel_p{p}', gains[p])}; {side[gains[p].verdict]}) at p={num(f'p{p}', p)}"
 
-    text = (("**Kernel size.** Where the compared cells have seeds, " if judged else "**Kernel size.** ")
-            + f"k={large} minus k={small} is " + " and ".join(at(p) for p in (judged or gains)) + ". ")
+    others = [p for p in gains if p != patch]
+    text = (f"**Kernel size.** At the paper's patch size, p={num(f'p{patch}', patch)}, k={large} minus k={small} is "
+            + at(patch) + ". " if patch in gains else f"**Kernel size.** p={num(f'p{patch}', patch)}, the paper's "
+            "patch size, was not run. ")
     if others:
-        text += "With one seed it is " + " and ".join(at(p) for p in others) + ", shown and not judged. "
-    compared = [(k, p) for p in (judged or gains) for k in (kernels[0], kernels[-1])]
-    verdict = _verdict(verdicts["larger_kernels_help"], records, compared, num)
-    return text + f"The claim that larger kernels help is {verdict}."
+        text += "At the other patch sizes it is " + " and ".join(at(p) for p in others) + ", shown and not judged. "
+    claim = verdicts["larger_kernels_help"]
+    if claim.verdict == "not_testable_here" and patch in gains:
+        compared = [(k, patch) for k in (kernels[0], kernels[-1])]
+        accuracies = cell_accuracies(records)
+        lowest = min(sum(accuracies[cell]) / len(accuracies[cell]) for cell in compared)
+        reason = (f"its lowest compared cell, at {num('larger_kernels_help_lowest', lowest, '.2f')}%, is below the "
+                  f"gate of {num('min_accuracy', MIN_ACCURACY, '.0f')}% (twice chance)" if lowest < MIN_ACCURACY
+                  else f"the p={num(f'p{patch}', patch)} cells have one seed, so their difference cannot be judged "
+                       "against its noise")
+        return text + f"The claim that larger kernels help is {verdict_words(claim.verdict)}: {reason}."
+    return text + f"The claim that larger kernels help is {verdict_words(claim.verdict)}."
+
+
+def _log(verdicts: dict, num: _Numbers) -> str:
+    """The recipe run against the README's log, epoch by epoch (empty where the run is not the recipe)."""
+    claim = verdicts["recipe_follows_log"]
+    if claim.our_value is None:
+        return ""
+    return (f"Epoch by epoch, our run of the recipe stays within {num('log_gap', abs(claim.our_value), '.2f')} points "
+            f"of the README's log at its farthest, against a tolerance of {num('log_tolerance', log_tolerance(), '.2f')} "
+            f"points (the log's own largest fall between two epochs): {verdict_words(claim.verdict)}.")
 
 
 def _rung(num: _Numbers, large: int, small: int, gains: dict) -> str:
@@ -220,7 +250,8 @@ def _build(records: dict) -> tuple[dict[str, str], dict[str, float]]:
     num = _Numbers()
     verdicts = {c.id: c for c in records.get("claims") or claims(records)}
     parts = {"data": _data(records, num), "recipe": _recipe(records, num), "ablation": _ablation(num),
-             "recipe_result": _recipe_result(records, num), "grid_runs": _grid_runs(records, num),
+             "recipe_result": " ".join(filter(None, [_recipe_result(records, num), _log(verdicts, num)])),
+             "grid_runs": _grid_runs(records, num),
              "grid_seeds": _seeds(records, num), "paper_values": _paper_values(num),
              "kernel": _kernel(records, verdicts, num), "patch": _patch(records, verdicts, num),
              "best": _best(records, num), "budget": _budget(records, num)}
