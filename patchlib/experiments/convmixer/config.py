@@ -117,7 +117,9 @@ SIZES = {
                   recipe_train=recipe(3, batch_size=128, lr=0.0125, precision="fp32"),
                   recipe_n_train=1536, n_test=256, seeds=2, seeded_cells=((3, 1), (9, 1)),
                   throughput=ThroughputProtocol(batch_size=32, warmup=1, repeats=2, rounds=1)),
-    # ~70 min on 2 CPU cores (to be measured). Grid: ConvMixer-64/4, 4 epochs of a fixed 10,000-image
+    # NOT YET WITHIN BUDGET (benchmarks/convmixer_budget.py, 2026-12-06, 2 cores): the grid at p=1 trains at
+    # 80 img/s (8 runs: 67 min), p=2 at 421, p=4 at 1,153; ConvMixer-256/8 at batch 512 at 22 img/s (38.5 min an
+    # epoch; at batch 64: 49-55 img/s in fp32 or bf16, channels-last or not). Plan before the recompute. Grid: ConvMixer-64/4, 4 epochs of a fixed 10,000-image
     # subset, fp32 with channels-last (issue 28: 1.22x over bf16), the k=3 and k=9 cells at p=1 (the
     # patch size of the paper's CIFAR-10 ablation, from its one quoted cell) and p=2 with 3 seeds.
     # Recipe: the README's ConvMixer-256/8 (k=5, p=2) on all 50,000 images, batch 512, the first
