@@ -2,7 +2,7 @@
 and published values (issue 22: gates, noise on every comparison, prose from the records)."""
 import json
 import re
-from dataclasses import asdict
+from dataclasses import asdict, replace
 
 import pytest
 
@@ -19,24 +19,23 @@ COMMITTED_SEEDS = {(3, 2): (54.78, 55.69), (9, 2): (56.4, 57.6), (3, 4): (50.35,
 LOG = config.PAPER["recipe_log"]["value"]
 
 
-def _records(accuracy, *, recipe_acc=80.0, profile="cpu", exact_recipe=False, recipe_history=None):
+def _records(accuracy, *, recipe_acc=80.0, profile="cpu", exact_recipe=False, recipe_history=None, cells=None):
     """Records shaped like `convmixer.run`'s, with test accuracy `accuracy(k, p)` per cell and the recipe
     run's test accuracy per epoch `recipe_history` (default: the README's log, as many epochs as the
-    profile's recipe run)."""
+    profile's recipe run). `cells`: the (k, p) cells (default: every kernel size at every patch size)."""
     ctx = convmixer.context(profile)
     size = ctx.size
     grid, speeds = [], []
     provenance = {"data": {"n_test": 10_000, "source": "CIFAR-10 train split: JPEG files (a lossy JPEG re-encoding, "
                                                        "quality 75)"}, "wall_time_s": 60.0}
-    for p in size.patch_sizes:
-        for k in size.kernel_sizes:
-            cell = convmixer.cell_config(ctx, k, p)
-            acc = accuracy(k, p)
-            grid.append({"config": cell, "provenance": provenance,
-                         "result": {"final": {"test_acc": acc}, "parameters": 1000 * k, "cost": {"gmacs": 1.0 / p**2},
-                                    "train_time_s": 60.0, "history": [{"test_acc": acc - 2, "train_acc": acc - 10},
-                                                                      {"test_acc": acc, "train_acc": acc - 5}]}})
-            speeds.append({"images_per_s": 100.0 * p**2})
+    for k, p in cells or [(k, p) for p in size.patch_sizes for k in size.kernel_sizes]:
+        cell = convmixer.cell_config(ctx, k, p)
+        acc = accuracy(k, p)
+        grid.append({"config": cell, "provenance": provenance,
+                     "result": {"final": {"test_acc": acc}, "parameters": 1000 * k, "cost": {"gmacs": 1.0 / p**2},
+                                "train_time_s": 60.0, "history": [{"test_acc": acc - 2, "train_acc": acc - 10},
+                                                                  {"test_acc": acc, "train_acc": acc - 5}]}})
+        speeds.append({"images_per_s": 100.0 * p**2})
     recipe = convmixer.recipe_config(ctx)
     if exact_recipe:
         recipe["model_config"] = asdict(create_model("convmixer_256_8").config)
@@ -130,6 +129,29 @@ def test_the_kernel_claim_is_judged_at_the_papers_patch_size():
     assert before.verdict == "not_testable_here" and "p=1: one seed" in before.gate
 
 
+def test_a_grid_with_fewer_kernel_sizes_at_the_small_patch_judges_both_claims_on_the_cells_it_ran():
+    """`Size.kernels_at`: the expensive p=1 row trains k=3 and k=9 only. The kernel claim compares them;
+    the patch ladder's p=2 -> p=1 rung averages over k=3 and k=9 (the kernel sizes run at both), and
+    the figure marks the cells not run."""
+    from patchlib.figures.convmixer import grid_figure
+
+    size = replace(convmixer.SIZES["cpu"], kernels_at=((1, (3, 9)),))
+    assert size.grid_cells()[:2] == [(3, 1), (9, 1)] and len(size.grid_cells()) == 10
+
+    def accuracy(k, p):
+        return 60 - 3 * p + (k == 9) - (k == 5) * 4  # k=5 worse: it must not enter the p=2 -> p=1 rung
+
+    records = _seeded(_records(accuracy, cells=size.grid_cells()), lambda k, p, s: accuracy(k, p) + 0.5 * s)
+    gains = readers.grid_gains(records)
+    assert set(gains["patch"][(2, 1)]) == {3, 9} and set(gains["patch"][(4, 2)]) == {3, 5, 7, 9}
+    assert gains["kernel"][1].gain == pytest.approx(1.0) and gains["kernel"][1].seeded
+    assert _verdicts(records)["larger_kernels_help"] == "reproduced"
+    assert "p=2 to p=1: mean +3.00" in _claims(records)["smaller_patches_help"].evidence
+    table = readers.grid_table(records)
+    figure = grid_figure(table)
+    assert sum(text.get_text() == "not run" for text in figure.axes[0].texts) == 2
+
+
 def test_the_grid_claims_are_not_testable_outside_their_gates():
     """Without seeded cells the kernel claim cannot be judged; near chance neither grid claim can."""
     no_seeds = _records(lambda k, p: 80 + k - 3 * p)
@@ -160,6 +182,20 @@ def test_the_cpu_profile_runs_the_first_epochs_of_the_exact_recipe():
     assert claims["recipe_25_epochs"].verdict == "not_testable_here" and "NOT met" in claims["recipe_25_epochs"].gate
     assert claims["recipe_follows_log"].verdict == "reproduced"
     assert f"{cpu.recipe_train.epochs} of 25 epochs" in claims["recipe_follows_log"].gate
+
+
+def test_the_recipe_figure_overlays_the_log_epoch_by_epoch():
+    """Issue 23: a run of the recipe's first epochs is drawn on the README's epochs (its epoch 1 beside the
+    log's epoch 1); a run of another schedule on the fraction of its own."""
+    from patchlib.figures.convmixer import recipe_curve
+
+    record = _records(lambda k, p: 50.0, recipe_history=LOG[:2])["recipe"]
+    for entry in record["result"]["history"]:
+        entry["train_acc"] = entry["test_acc"] - 5
+    ours, _, log = recipe_curve(record, follows_recipe=True).axes[0].lines
+    assert list(ours.get_xdata()) == [1, 2] and list(log.get_xdata()) == list(range(1, 26))
+    ours, _, log = recipe_curve(record, follows_recipe=False).axes[0].lines
+    assert list(ours.get_xdata()) == [0.5, 1.0] and log.get_xdata()[-1] == 1.0
 
 
 def test_the_first_epochs_of_the_recipe_take_the_long_runs_learning_rate_at_every_step():

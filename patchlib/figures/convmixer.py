@@ -8,28 +8,31 @@ import numpy as np
 from ..experiments.convmixer.config import PAPER
 
 
-def recipe_curve(record: dict):
-    """Test and train accuracy per epoch of the recipe run, against the README's published run,
-    on a common x axis: the fraction of the schedule (both use the same one-cycle shape)."""
+def recipe_curve(record: dict, *, follows_recipe: bool):
+    """Test and train accuracy per epoch of the recipe run against the README's published run.
+    `follows_recipe` (the run is the README recipe or its first epochs exactly:
+    `readers.recipe_run_kind`): epoch by epoch on the README's epochs, the log drawn in full;
+    otherwise on a common x axis, the fraction of each run's schedule (both one-cycle)."""
     history = record["result"]["history"]
     epochs = len(history)
-    fraction = np.arange(1, epochs + 1) / epochs
-    fig, ax = plt.subplots(figsize=(7, 4))
-    ax.plot(fraction, [h["test_acc"] for h in history], "o-", label=f"ours, test ({epochs} epochs)")
-    ax.plot(fraction, [h["train_acc"] for h in history], "o--", alpha=0.6, label="ours, train (augmented)")
     published = np.asarray(PAPER["recipe_log"]["value"])  # the README's run of the recommended command
+    ours_x = np.arange(1, epochs + 1) / (1 if follows_recipe else epochs)
+    log_x = np.arange(1, len(published) + 1) / (1 if follows_recipe else len(published))
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.plot(ours_x, [h["test_acc"] for h in history], "o-", label=f"ours, test ({epochs} epoch{'s' * (epochs > 1)})")
+    ax.plot(ours_x, [h["train_acc"] for h in history], "o--", alpha=0.6, label="ours, train (augmented)")
     command = PAPER["recipe_command"]["value"]
-    ax.plot(np.arange(1, len(published) + 1) / len(published), published, "s-", color="0.45", markersize=3,
+    ax.plot(log_x, published, "s-", color="0.45", markersize=3,
             label=f"convmixer-cifar10 README, test ({command['model']}, {len(published)} epochs)")
-    ax.set(xlabel="fraction of the training schedule", ylabel="top-1 accuracy (%)", ylim=(0, 100),
-           title="The convmixer-cifar10 recipe")
+    ax.set(xlabel="epoch of the README's schedule" if follows_recipe else "fraction of the training schedule",
+           ylabel="top-1 accuracy (%)", ylim=(0, 100), title="The convmixer-cifar10 recipe")
     ax.legend(loc="lower right", fontsize=8)
     return fig
 
 
 def grid_figure(table):
     """Left: accuracy over kernel size x patch size (heatmap; cells with several seeds show their
-    mean ± sd). Right: accuracy vs measured inference throughput, one point per cell, labelled
+    mean ± sd; cells the profile does not run say so). Right: accuracy vs measured inference throughput, one point per cell, labelled
     (k, p), with ± sd error bars where a cell has several seeds."""
     accuracy = table.pivot(index="patch", columns="kernel", values="accuracy (%)")
     spread = table.pivot(index="patch", columns="kernel", values="sd")
@@ -38,6 +41,9 @@ def grid_figure(table):
     for i, patch in enumerate(accuracy.index):
         for j, kernel in enumerate(accuracy.columns):
             value, sd = accuracy.loc[patch, kernel], spread.loc[patch, kernel]
+            if np.isnan(value):  # a cell the profile does not run
+                left.text(j, i, "not run", ha="center", va="center", color="0.4", fontsize=8)
+                continue
             left.text(j, i, f"{value:.1f}" + ("" if np.isnan(sd) else f"\n±{sd:.1f}"), ha="center", va="center",
                       color="white" if value < np.nanmean(accuracy.values) else "black", fontsize=9)
     left.set_xticks(range(len(accuracy.columns)), [str(k) for k in accuracy.columns])

@@ -44,7 +44,7 @@ def run(profile: str = "smoke", *, seed: int = 0, device="auto", data_root=None,
     ctx = context(profile, seed=seed, device=device, data_root=data_root, results_dir=results_dir, force=force,
                   progress=progress, dry_run=dry_run)
     size = ctx.size
-    cells = [cell_config(ctx, k, p) for p in size.patch_sizes for k in size.kernel_sizes]
+    cells = [cell_config(ctx, k, p) for k, p in size.grid_cells()]
     records = {"grid": [_train_one(ctx, "grid", cell) for cell in cells],
                "grid_seeds": [_train_one(ctx, "grid", cell_config(ctx, k, p, seed))
                               for seed in ctx.seeds[1:] for k, p in size.seeded_cells],

@@ -106,6 +106,14 @@ class Size:
     seeds: int = 1                   # seeds of the seeded cells: seed, seed + 1, ...
     seeded_cells: tuple[tuple[int, int], ...] = ()  # (kernel, patch) cells trained with every seed
     recipe_of: int | None = None     # the recipe run is the first `recipe_train.epochs` of this many (`recipe_start`)
+    # (patch, kernels): the kernel sizes trained at that patch size where they are fewer than `kernel_sizes`
+    # (the expensive small patches); the other cells are not run
+    kernels_at: tuple[tuple[int, tuple[int, ...]], ...] = ()
+
+    def grid_cells(self) -> list[tuple[int, int]]:
+        """The (kernel, patch) cells the grid trains, by patch size, then kernel size."""
+        fewer = dict(self.kernels_at)
+        return [(k, p) for p in self.patch_sizes for k in fewer.get(p, self.kernel_sizes)]
 
 
 # Batch 128 instead of 512 on CPU: the lr is scaled linearly (0.05 * 128/512 = 0.0125).

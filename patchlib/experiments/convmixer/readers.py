@@ -105,15 +105,18 @@ def mean_gain(gains) -> tuple[float, float]:
 
 
 def grid_gains(records: dict) -> dict:
-    """The grid's comparisons. "kernel": per patch size p, acc(largest k) - acc(smallest k), paired
-    per seed where both cells have seeds. "patch": the patch ladder, one rung per step from a patch
-    size to the next smaller one ((4, 2), then (2, 1)), each {k: acc(k, smaller p) - acc(k, larger p)}
-    from the cells' means against the pooled seed noise."""
+    """The grid's comparisons. "kernel": per patch size p, acc(largest k) - acc(smallest k) of the
+    kernel sizes run at p, paired per seed where both cells have seeds. "patch": the patch ladder, one
+    rung per step from a patch size to the next smaller one ((4, 2), then (2, 1)), each
+    {k: acc(k, smaller p) - acc(k, larger p)} over the kernel sizes run at both, from the cells' means
+    against the pooled seed noise."""
     accuracies = cell_accuracies(records)
-    kernels, patches = sorted({k for k, _ in accuracies}), sorted({p for _, p in accuracies})
+    patches = sorted({p for _, p in accuracies})
+    kernels = {p: sorted(k for k, q in accuracies if q == p) for p in patches}  # a profile may run fewer at some p
     ladder = list(zip(patches[::-1], patches[::-1][1:]))
-    return {"kernel": {p: _difference(records, (kernels[-1], p), (kernels[0], p), paired=True) for p in patches},
-            "patch": {(large, small): {k: _difference(records, (k, small), (k, large), paired=False) for k in kernels}
+    return {"kernel": {p: _difference(records, (kernels[p][-1], p), (kernels[p][0], p), paired=True) for p in patches},
+            "patch": {(large, small): {k: _difference(records, (k, small), (k, large), paired=False)
+                                       for k in kernels[small] if k in kernels[large]}
                       for large, small in ladder}}
 
 
@@ -159,10 +162,10 @@ def kernel_claim(records: dict) -> Claim:
     size (`paper_patch`) where its smallest- and largest-kernel cells have seeds; the other patch
     sizes are shown beside it."""
     accuracies = cell_accuracies(records)
-    kernels = sorted({k for k, _ in accuracies})
+    patch = paper_patch()
+    kernels = sorted({k for k, q in accuracies if q == patch}) or sorted({k for k, _ in accuracies})
     small, large = kernels[0], kernels[-1]
     gains = grid_gains(records)["kernel"]
-    patch = paper_patch()
     judged = gains.get(patch)
     seeded = judged is not None and judged.seeded
     lowest = _lowest(records, [(k, patch) for k in (small, large)]) if judged is not None else float("nan")
