@@ -55,14 +55,25 @@ def config_hash(config: dict) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
+RECORDS_FOLDER = "results/"  # the committed records: outputs, which a recompute rewrites in place
+
+
+def code_changes(dirty_files) -> list[str]:
+    """The changed files that can alter a computation: all but the records under `results/` (a recompute
+    of a chapter overwrites its committed records one by one, so later records saw earlier ones changed)."""
+    return [name for name in dirty_files if not name.startswith(RECORDS_FOLDER)]
+
+
 def git_state(root: Path = REPO_ROOT) -> dict:
-    """The checkout's commit and the tracked files that differ from it (read before computing)."""
+    """The checkout's commit and the tracked files other than records that differ from it (read before
+    computing)."""
     try:
         rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
                              check=True).stdout.strip()
         status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
                                 capture_output=True, text=True, check=True).stdout
-        return {"git_revision": rev, "dirty_files": sorted(line[3:] for line in status.splitlines() if line.strip())}
+        changed = sorted(line[3:] for line in status.splitlines() if line.strip())
+        return {"git_revision": rev, "dirty_files": code_changes(changed)}
     except (OSError, subprocess.CalledProcessError):
         return {"git_revision": "unknown", "dirty_files": []}
 

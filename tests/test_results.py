@@ -71,6 +71,36 @@ def test_a_record_knows_its_code_and_is_reported_stale_when_it_changes(tmp_path,
     assert stale_code({"provenance": {}}) == ["(code not recorded)"]
 
 
+def test_changed_records_are_not_code_changes(tmp_path, monkeypatch):
+    """A recompute rewrites a chapter's committed records one by one: a later record must not say it
+    was computed from changed code because an earlier record changed (git_state leaves results/ out,
+    and captions of records written before that leave it out too)."""
+    import subprocess
+
+    from patchlib.figures import provenance
+    from patchlib.results import code_changes, git_state
+
+    assert code_changes(["results/vit/a.json", "patchlib/train.py"]) == ["patchlib/train.py"]
+    repo = tmp_path / "repo"
+    (repo / "results").mkdir(parents=True)
+    for name in ("results/a.json", "code.py"):
+        (repo / name).write_text("1")
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-C", str(repo)]
+    subprocess.run(git[:5] + ["init", "-q", str(repo)], check=True)
+    subprocess.run(git + ["add", "."], check=True)
+    subprocess.run(git + ["commit", "-qm", "x"], check=True)
+    (repo / "results/a.json").write_text("2")
+    assert git_state(repo)["dirty_files"] == []
+    (repo / "code.py").write_text("2")
+    assert git_state(repo)["dirty_files"] == ["code.py"]
+    record = run_or_load(CONFIG, counting(1)[0], results_dir=tmp_path / "results")
+    monkeypatch.setattr("patchlib.figures.stale_code", lambda r: [])
+    record["provenance"] |= {"git_revision": "0fc4eae0000", "dirty_files": ["results/convmixer/grid-k3.json"]}
+    assert "uncommitted" not in provenance(record)
+    record["provenance"]["dirty_files"].append("patchlib/train.py")
+    assert "uncommitted changes to patchlib/train.py" in provenance(record)
+
+
 def test_a_record_of_file_fingerprints_names_its_changed_files(tmp_path):
     root = tmp_path / "code"
     (root / "patchlib").mkdir(parents=True)

@@ -17,7 +17,7 @@ import io
 import re
 from collections.abc import Iterable
 
-from ..results import stale_code
+from ..results import code_changes, stale_code
 
 # ---- provenance ----
 
@@ -38,7 +38,9 @@ def provenance(record: dict) -> str:
     minutes = prov["wall_time_s"] / 60
     hardware = f"{prov['device']} ({prov['device_name']}, {prov['torch_threads']} threads)"
     revision = prov["git_revision"][:12].replace("+dirty", "")
-    dirty = prov.get("dirty_files") or (["(files not recorded)"] if prov["git_revision"].endswith("+dirty") else [])
+    recorded = prov.get("dirty_files") or []  # records rewritten by the same recompute are not code: left out
+    dirty = code_changes(recorded) if recorded else (["(files not recorded)"] if prov["git_revision"].endswith(
+        "+dirty") else [])
     code = f"code {revision}" + (f" with uncommitted changes to {', '.join(dirty)}" if dirty else "")
     text = (f"Profile {config.get('profile', '?')}; data: {data_text}; seed {config.get('seed')}; hardware: {hardware}; "
             f"torch {prov['torch']}; {code}; computed {prov['started_at']} in {minutes:.1f} min.")
