@@ -414,7 +414,9 @@ def test_the_prose_says_what_the_claims_say():
     records["claims"] = readers.claims(records)
     prose = readers.prose_parts(records)
     assert "+2.73 ± 0.60 points; one run each" in prose["cifar"] and "not testable here" in prose["cifar"]
-    assert "slope 1.05 ± 0.01 over 5 token counts" in prose["slopes"]
+    linear = {c.id: c for c in records["claims"]}["separable_attention_linear"]  # the committed measurement
+    assert f"slope {linear.our_value:.2f} ± {linear.spread:.2f} over 5 token counts" in prose["slopes"]
+    assert f"The O(k) claim is {readers.verdict_words(linear.verdict)}" in prose["slopes"]
     assert "MobileViT-XS is not compared: its paper counts at 224 px (0.7 G)" in prose["counts"]
     assert "official model zoo prints as 18.4 M and the paper as 18.5 M" in prose["counts"]
     assert list(prose) == ["hardware", "units", "data", "cifar_scale", "recipe", "slopes", "cifar",
