@@ -180,6 +180,36 @@ class Block(nn.Module):
         return x + self.mlp(self.norm2(x))
 
 
+
+class DropPathBlock(Block):
+    """`Block` with stochastic depth (Huang et al., 2016), as timm's `DropPath` and ViTPose's
+    `vit.py`: in training each residual branch is zeroed for a whole sample with probability
+    `drop_path` and kept ones are scaled by 1 / (1 - drop_path); in eval mode it is `Block`. (A class
+    of its own so that `Block`, which every classifier chapter's records name, stays as it was.)"""
+
+    def __init__(self, dim: int, *, heads: int, mlp_ratio: float = 4.0, qkv_bias: bool = True,
+                 drop_path: float = 0.0):
+        super().__init__(dim, heads=heads, mlp_ratio=mlp_ratio, qkv_bias=qkv_bias)
+        if isinstance(drop_path, bool) or not isinstance(drop_path, numbers.Real) or not 0 <= drop_path < 1:
+            raise ValueError(f"drop_path must be a rate in [0, 1), got {drop_path!r}")
+        self.drop_path = float(drop_path)
+
+    def _drop_path(self, branch: torch.Tensor) -> torch.Tensor:
+        """The residual branch [B, ...], each sample's kept with probability 1 - drop_path (training only)."""
+        if not self.training or self.drop_path == 0:
+            return branch
+        keep = 1 - self.drop_path
+        mask = branch.new_empty((branch.shape[0],) + (1,) * (branch.ndim - 1)).bernoulli_(keep)  # [B, 1, ...]
+        return branch * mask / keep
+
+    def forward(self, x: torch.Tensor, *, return_attention: bool = False):
+        if return_attention:
+            attn_out, attention = self.attn(self.norm1(x), return_attention=True)
+            x = x + self._drop_path(attn_out)
+            return x + self._drop_path(self.mlp(self.norm2(x))), attention
+        x = x + self._drop_path(self.attn(self.norm1(x)))
+        return x + self._drop_path(self.mlp(self.norm2(x)))
+
 # ---- Resampling the patch-embedding kernel (FlexiViT, Beyer et al., 2023, §3.4) ----
 
 KERNEL_RESIZE_METHODS = ("pi", "resize", "area", "norm")

@@ -145,8 +145,8 @@ def test_the_no_decay_rule_and_layer_wise_decay_on_a_pose_model():
     assert decayed == ["backbone.vit.patch_embed.proj.weight", *blocks, "decoder.deconvs.0.weight",
                        "decoder.deconvs.3.weight", "decoder.head.weight"]
     no_decay = {n for n, p in model.named_parameters() if not decays(n, p)}
-    assert {"backbone.vit.cls_token", "backbone.vit.pos_embed", "decoder.deconvs.1.weight",  # batch norm
-            "decoder.head.bias"} <= no_decay and len(no_decay) == 26
+    assert {"backbone.vit.pos_embed", "decoder.deconvs.1.weight",  # batch norm
+            "decoder.head.bias"} <= no_decay and len(no_decay) == 25  # the official backbone: no class token
     groups = parameter_groups(model, 0.1, layer_wise_decay(model, 0.5))  # depth 2: embeddings 0.5^3 ... rest 1
     scale_of = {id(p): (g["weight_decay"], g["lr_scale"]) for g in groups for p in g["params"]}
     vit = model.backbone.vit
@@ -232,10 +232,12 @@ BEFORE_VIT_CROP_FLIP = [
      "test_acc": 7.8125, "lr_end": 0.0}]
 POSE_SCORES = {"AP": 0.0, "AP50": 0.0, "AP75": 0.0, "APm": 0.0, "APl": -1.0, "AR": 0.0, "AR50": 0.0, "AR75": 0.0,
                "ARm": 0.0, "ARl": -1.0}
+# Re-pinned at issue 25, which changed the model and the pose defaults, not the loop: the official
+# ViTPose backbone (padded patch embedding, no class token), ViTPose's targets and decoding, OKS-NMS.
 BEFORE_POSE_LAYER_DECAY = [
-    {"epoch": 1, "train_loss": 0.012595787023504576, "lr_end": 0.0008535533905932737},
-    {"epoch": 2, "train_loss": 0.010903536497304836, "lr_end": 0.0003086582838174551, **POSE_SCORES},
-    {"epoch": 3, "train_loss": 0.009705294544498125, "lr_end": 0.0, **POSE_SCORES}]
+    {"epoch": 1, "train_loss": 0.012759074568748474, "lr_end": 0.0008535533905932737},
+    {"epoch": 2, "train_loss": 0.011269154647986094, "lr_end": 0.0003086582838174551, **POSE_SCORES},
+    {"epoch": 3, "train_loss": 0.010209751004974047, "lr_end": 0.0, **POSE_SCORES}]
 
 
 def test_train_keeps_its_results():

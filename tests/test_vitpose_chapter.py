@@ -133,8 +133,9 @@ def test_bad_training_settings_name_the_field(field, value):
 
 
 def test_pretrained_backbones_load_when_asked_and_only_then(tmp_path, monkeypatch):
-    """The paper's initialisation, behind an explicit option: a state dict of the book's ViT (head
-    dropped, position embeddings resized to the pose grid) or of a torchvision ResNet."""
+    """The paper's initialisation, behind an explicit option: a state dict of the book's ViT (loaded
+    as ViTPose loads MAE: class token, head and final norm left out, position embeddings resized to
+    the pose grid) or of a torchvision ResNet."""
     import torchvision
 
     ctx = chapter.context("smoke")
@@ -142,9 +143,9 @@ def test_pretrained_backbones_load_when_asked_and_only_then(tmp_path, monkeypatc
     monkeypatch.delenv(INIT_ENV["resnet"], raising=False)
     plain = chapter.train_config(ctx, "vit", "classic", 0)
     assert "init" not in plain  # no option: random init, and the configs of the committed results keep their hash
-    vit_config = replace(chapter.build_pose_model(ctx, "vit", "classic").config.backbone, image_size=(64, 64),
-                         num_classes=10)
-    source = create_model("vit_micro").__class__(vit_config)  # a differently sized grid, with a head
+    backbone = chapter.build_pose_model(ctx, "vit", "classic").config.backbone
+    source = create_model("vit_micro", image_size=64, patch_size=16, num_classes=10, dim=backbone.dim,
+                          depth=backbone.depth, heads=backbone.heads)  # a differently sized grid, with a head
     torch.save(source.state_dict(), tmp_path / "vit.pt")
     monkeypatch.setenv(INIT_ENV["vit"], str(tmp_path / "vit.pt"))
     model = chapter.build_pose_model(ctx, "vit", "classic", pretrained=True)

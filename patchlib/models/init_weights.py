@@ -15,9 +15,10 @@ from ..results import file_digest
 
 # Pretrained backbones, an explicit option (the paper starts from MAE-pretrained ViTs and
 # ImageNet-pretrained ResNets; no profile downloads or assumes weights): an environment variable
-# per backbone names a file holding a state dict of the book's backbone module (the ViT chapter's
-# `VisionTransformer`, or torchvision's ResNet with its own key names), or for the ResNet
-# "imagenet", torchvision's IMAGENET1K_V1 weights (downloaded by torchvision where it can).
+# per backbone names a file: for the ViT an MAE checkpoint (e.g. MAE's mae_pretrain_vit_base.pth) or
+# any timm-layout ViT state dict, loaded as ViTPose loads MAE (`patchlib.models.checkpoints`, format
+# "mae"); for the ResNet a state dict of torchvision's ResNet (its own key names), or "imagenet",
+# torchvision's IMAGENET1K_V1 weights (downloaded by torchvision where it can).
 INIT_ENV = {"vit": "PATCHLIB_VITPOSE_VIT_INIT", "resnet": "PATCHLIB_VITPOSE_RESNET_INIT"}
 
 
@@ -28,8 +29,8 @@ def backbone_init(backbone: str) -> str | None:
         raise FileNotFoundError(f"{INIT_ENV[backbone]}={value}: no such file; give a state-dict file"
                                 + (" or 'imagenet'" if backbone == "resnet" else "") + ", or unset it for random init")
     if value == "imagenet" and backbone != "resnet":
-        raise ValueError(f"{INIT_ENV[backbone]}=imagenet: only the ResNet has torchvision ImageNet weights; give a "
-                         "state-dict file of the book's VisionTransformer (e.g. converted MAE weights)")
+        raise ValueError(f"{INIT_ENV[backbone]}=imagenet: only the ResNet has torchvision ImageNet weights; give an "
+                         "MAE checkpoint file (e.g. mae_pretrain_vit_base.pth) or a timm-layout ViT state dict")
     return value or None
 
 
@@ -42,9 +43,10 @@ def _init_record(backbone: str) -> dict:
 
 
 def load_backbone_weights(model, backbone: str, source: str) -> None:
-    """Load pretrained weights into `model.backbone` (see INIT_ENV). Classification heads are
-    dropped; a ViT's position embeddings are resized to the pose grid (ViT §3.2). Any other
-    missing or unexpected key is an error naming it."""
+    """Load pretrained weights into `model.backbone` (see INIT_ENV). The ResNet's classifier is
+    dropped; a ViT is initialised as ViTPose initialises it from MAE (`checkpoints`, format "mae":
+    no class token, MAE's final norm left out, position embeddings resized to the pose grid). Any
+    other missing or unexpected key is an error naming it."""
     if backbone == "resnet":
         import torchvision
 
@@ -65,13 +67,10 @@ def load_backbone_weights(model, backbone: str, source: str) -> None:
                 renamed[key] = value
         target, state = model.backbone, renamed
     else:
-        state = {k: v for k, v in torch.load(Path(source).expanduser(), map_location="cpu", weights_only=True).items()
-                 if not k.startswith("head.")}
-        target = model.backbone.vit
-        if "pos_embed" in state and state["pos_embed"].shape != target.pos_embed.shape:
-            from ..layers import resize_pos_embed
+        from .checkpoints import load_checkpoint
 
-            state["pos_embed"] = resize_pos_embed(state["pos_embed"], target.grid_size)
+        load_checkpoint(model.backbone.vit, Path(source).expanduser(), format="mae")
+        return
     missing, unexpected = target.load_state_dict(state, strict=False)
     missing = [k for k in missing if not k.startswith("head.")]
     if missing or unexpected:

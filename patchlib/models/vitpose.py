@@ -4,8 +4,12 @@ baselines it is compared with (SimpleBaseline, Xiao et al., ECCV 2018).
 A person crop (256x192 in the paper) goes through a backbone to one feature map; a decoder turns
 it into K keypoint heatmaps at 1/4 of the input resolution (§3.1):
 
-- backbone "vit": the book's `VisionTransformer` (the ViT chapter's encoder, not a copy), its
-  image tokens laid back on the patch grid by `Features.patch_map()`: [B, D, H/16, W/16];
+- backbone "vit": the official ViTPose backbone (`PoseViT`, ViTAE-Transformer/ViTPose
+  `mmpose/models/backbones/vit.py`): the ViT chapter's Transformer blocks with stochastic depth
+  (`patchlib.layers.DropPathBlock`) after the official embedding, which differs from the classifier's in three ways: the patch
+  convolution is padded by 2 pixels, there is no class token in the sequence, and the class
+  token's position embedding (kept from MAE pre-training) is added to every patch; its tokens
+  laid back on the patch grid: [B, D, H/16, W/16];
 - backbone "resnet": torchvision's ResNet up to its last stage (stride 32), randomly initialised;
 - decoder "classic" (Eq. 2): deconvolution blocks (4x4 transposed conv, stride 2, BN, ReLU), one
   per factor 2 between the backbone's stride and 1/4 (two for a ViT, three for a ResNet, as in
@@ -17,15 +21,15 @@ Paper Table 2 (decoder ablation): the simple decoder costs a ResNet about 18 AP,
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass, field, replace
 
 import torch
 import torch.nn.functional as F
+from einops import rearrange
 from torch import nn
 
+from ..layers import DropPathBlock, check_int, check_size
 from .registry import register_model
-from .vit import ViTConfig, VisionTransformer
 
 DECODERS = ("classic", "simple")
 RESNET_DEPTHS = (18, 34, 50, 101, 152)
@@ -43,8 +47,52 @@ class ResNetConfig:
 
 
 @dataclass(frozen=True)
+class PoseViTConfig:
+    """ViTPose's plain ViT backbone, as the official `vit.py` builds it (ViTPose's configs pass
+    `ratio=1`, `qkv_bias=True` and a `drop_path_rate` per size)."""
+
+    image_size: tuple[int, int] = (256, 192)      # (height, width) of a person crop
+    patch_size: int = 16
+    in_channels: int = 3
+    dim: int = 768                                # D: token width
+    depth: int = 12                               # L: Transformer blocks
+    heads: int = 12
+    mlp_ratio: float = 4.0
+    qkv_bias: bool = True
+    patch_padding: int = 2                        # the official Conv2d's padding=4 + 2 * (ratio // 2 - 1), ratio 1
+    drop_path: float = 0.0                        # stochastic depth of the last block (drop_path_rate); block
+                                                  # i of L: drop_path * i / (L - 1), torch.linspace(0, rate, L)
+
+    def __post_init__(self):
+        object.__setattr__(self, "image_size", check_size(self.image_size, "PoseViTConfig.image_size"))
+        check_int(self.patch_size, "PoseViTConfig.patch_size")
+        if any(side % self.patch_size for side in self.image_size):
+            raise ValueError(f"PoseViTConfig.image_size {self.image_size} is not divisible by patch_size "
+                             f"{self.patch_size}: the patches must tile the crop; pick a patch_size that divides it")
+        for name in ("in_channels", "dim", "depth", "heads"):
+            check_int(getattr(self, name), f"PoseViTConfig.{name}")
+        if self.dim % self.heads:
+            raise ValueError(f"PoseViTConfig.dim {self.dim} is not divisible by heads={self.heads}")
+        ratio = self.mlp_ratio
+        if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not 0 < ratio < math.inf \
+                or int(self.dim * ratio) < 1:
+            raise ValueError(f"PoseViTConfig.mlp_ratio must be a number > 0, got {ratio!r}")
+        check_int(self.patch_padding, "PoseViTConfig.patch_padding", minimum=0)
+        if 2 * self.patch_padding >= self.patch_size:
+            raise ValueError(f"PoseViTConfig.patch_padding {self.patch_padding} must be below half the patch size "
+                             f"{self.patch_size}, or the padded convolution adds a row of patches (official: 2)")
+        rate = self.drop_path
+        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate < 1:
+            raise ValueError(f"PoseViTConfig.drop_path must be a rate in [0, 1), got {rate!r}")
+
+    @property
+    def grid_size(self) -> tuple[int, int]:
+        return (self.image_size[0] // self.patch_size, self.image_size[1] // self.patch_size)
+
+
+@dataclass(frozen=True)
 class PoseConfig:
-    backbone: ViTConfig | ResNetConfig = field(default_factory=ResNetConfig)
+    backbone: PoseViTConfig | ResNetConfig = field(default_factory=ResNetConfig)
     decoder: str = "classic"                      # "classic" (Eq. 2) or "simple" (Eq. 3)
     num_keypoints: int = 17                       # K: COCO's 17 body keypoints
     image_size: tuple[int, int] = (256, 192)      # (height, width) of a person crop
@@ -52,13 +100,13 @@ class PoseConfig:
 
     def __post_init__(self):
         if isinstance(self.backbone, dict):       # a config read back from a result record
-            kind = ViTConfig if "patch_size" in self.backbone else ResNetConfig
+            kind = PoseViTConfig if "patch_size" in self.backbone else ResNetConfig
             fields = {key: tuple(value) if isinstance(value, list) else value for key, value in self.backbone.items()}
             object.__setattr__(self, "backbone", kind(**fields))
         object.__setattr__(self, "image_size", tuple(self.image_size))
         if self.decoder not in DECODERS:
             raise ValueError(f"unknown decoder {self.decoder!r}; use one of {', '.join(DECODERS)}")
-        if isinstance(self.backbone, ViTConfig) and tuple(self.backbone.image_size) != self.image_size:
+        if isinstance(self.backbone, PoseViTConfig) and tuple(self.backbone.image_size) != self.image_size:
             raise ValueError(f"the ViT backbone is built for {self.backbone.image_size} images, the pose model "
                              f"for {self.image_size}: give both the same image_size")
         if any(side % self.stride for side in self.image_size):
@@ -67,27 +115,80 @@ class PoseConfig:
     @property
     def stride(self) -> int:
         """The backbone's output stride: the ViT's patch size, or 32 for a ResNet."""
-        return self.backbone.patch_size if isinstance(self.backbone, ViTConfig) else 32
+        return self.backbone.patch_size if isinstance(self.backbone, PoseViTConfig) else 32
 
     @property
     def heatmap_size(self) -> tuple[int, int]:
         return (self.image_size[0] // HEATMAP_STRIDE, self.image_size[1] // HEATMAP_STRIDE)
 
 
-class ViTBackbone(nn.Module):
-    """The ViT encoder as a dense feature extractor: image tokens as a map [B, D, gh, gw]. The
-    class token stays in the sequence (it is part of the shared encoder) but is not decoded."""
+class PaddedPatchEmbed(nn.Module):
+    """The official patch embedding: Conv2d(kernel = stride = patch, padding = `padding`). With
+    padding 2 each 16x16 patch starts 2 pixels up and left of the grid (the first reads 2 rows and
+    columns of zeros) and the last 2 rows and columns of the crop are never read; the grid is the
+    unpadded one, (H/16, W/16), since 2 * padding < patch."""
 
-    def __init__(self, config: ViTConfig):
+    def __init__(self, config: PoseViTConfig):
         super().__init__()
-        with warnings.catch_warnings():  # a 0-class head is empty; torch warns that initialising it does nothing
-            warnings.filterwarnings("ignore", "Initializing zero-element tensors")
-            self.vit = VisionTransformer(replace(config, num_classes=0))
-        self.vit.head = nn.Identity()   # dense features: no classification head
+        self.proj = nn.Conv2d(config.in_channels, config.dim, kernel_size=config.patch_size,
+                              stride=config.patch_size, padding=config.patch_padding)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return rearrange(self.proj(images), "b d gh gw -> b (gh gw) d")          # [B, N, D], row-major
+
+
+class PoseViT(nn.Module):
+    """ViTPose's backbone (official `vit.py`, `ViT.forward_features`): padded patch embedding, no
+    class token; the position embeddings keep MAE's class-token slot [1, 1 + N, D] (so MAE weights
+    load as they are) and add it to every patch, z_0 = x_p E + E_pos[1:] + E_pos[0]; then the L
+    blocks (stochastic depth rising linearly to `drop_path`), the final LayerNorm, and the tokens
+    laid on the patch grid [B, D, gh, gw]. Parameter names are the official ones but `norm`
+    (official: `last_norm`); `patchlib.models.checkpoints` converts official checkpoints."""
+
+    def __init__(self, config: PoseViTConfig):
+        super().__init__()
+        self.config = config
+        self.grid_size = config.grid_size
+        self.patch_embed = PaddedPatchEmbed(config)
+        self.pos_embed = nn.Parameter(torch.zeros(1, 1 + self.grid_size[0] * self.grid_size[1], config.dim))
+        rates = torch.linspace(0, config.drop_path, config.depth, device="cpu").tolist()  # the official rule
+        self.blocks = nn.ModuleList(DropPathBlock(config.dim, heads=config.heads, mlp_ratio=config.mlp_ratio,
+                                                  qkv_bias=config.qkv_bias, drop_path=rate) for rate in rates)
+        self.norm = nn.LayerNorm(config.dim, eps=1e-6)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """The official `init_weights(pretrained=None)`: truncated-normal(0.02) position embeddings and
+        linear weights, zero biases, LayerNorms at identity; the patch convolution keeps torch's default."""
+        nn.init.trunc_normal_(self.pos_embed, std=0.02)
+        for module in self.modules():
+            if isinstance(module, nn.Linear):
+                nn.init.trunc_normal_(module.weight, std=0.02)
+                nn.init.zeros_(module.bias)
+            elif isinstance(module, nn.LayerNorm):
+                nn.init.ones_(module.weight)
+                nn.init.zeros_(module.bias)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        if tuple(images.shape[-2:]) != self.config.image_size:
+            raise ValueError(f"expected crops of size {self.config.image_size}, got {tuple(images.shape[-2:])}")
+        x = self.patch_embed(images) + self.pos_embed[:, 1:] + self.pos_embed[:, :1]  # [B, N, D]
+        for block in self.blocks:
+            x = block(x)
+        gh, gw = self.grid_size
+        return rearrange(self.norm(x), "b (gh gw) d -> b d gh gw", gh=gh, gw=gw)   # [B, D, gh, gw]
+
+
+class ViTBackbone(nn.Module):
+    """The ViT backbone as a dense feature extractor (`PoseViT`): [B, 3, H, W] -> [B, D, H/16, W/16]."""
+
+    def __init__(self, config: PoseViTConfig):
+        super().__init__()
+        self.vit = PoseViT(config)
         self.out_channels = config.dim
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.vit.forward_intermediates(images).patch_map()
+        return self.vit(images)
 
 
 class ResNetBackbone(nn.Module):
@@ -152,7 +253,7 @@ class TopDownPose(nn.Module):
     def __init__(self, config: PoseConfig):
         super().__init__()
         self.config = config
-        vit = isinstance(config.backbone, ViTConfig)
+        vit = isinstance(config.backbone, PoseViTConfig)
         self.backbone = ViTBackbone(config.backbone) if vit else ResNetBackbone(config.backbone)
         channels = self.backbone.out_channels
         if config.decoder == "classic":
@@ -184,35 +285,36 @@ def _pose(defaults: PoseConfig, overrides: dict) -> TopDownPose:
     return TopDownPose(replace(defaults, **overrides))
 
 
-def _vit_backbone(dim: int, depth: int, heads: int, image_size=(256, 192)) -> ViTConfig:
-    return ViTConfig(image_size=image_size, patch_size=16, num_classes=0, dim=dim, depth=depth, heads=heads)
+def _vit_backbone(dim: int, depth: int, heads: int, drop_path: float) -> PoseViTConfig:
+    return PoseViTConfig(dim=dim, depth=depth, heads=heads, drop_path=drop_path)
 
 
-# ViTPose sizes (paper §3.1 and Table 9; ViTPose-S from the official configs and README).
+# ViTPose sizes (paper §3.1 and Table 9; ViTPose-S from the official README), with the drop path
+# rates of the official COCO configs (ViTPose_{small,base,large,huge}_coco_256x192.py).
 @register_model
 def vitpose_s(**overrides) -> TopDownPose:
-    return _pose(PoseConfig(backbone=_vit_backbone(384, 12, 12)), overrides)
+    return _pose(PoseConfig(backbone=_vit_backbone(384, 12, 12, 0.1)), overrides)
 
 
 @register_model
 def vitpose_b(**overrides) -> TopDownPose:
-    return _pose(PoseConfig(backbone=_vit_backbone(768, 12, 12)), overrides)
+    return _pose(PoseConfig(backbone=_vit_backbone(768, 12, 12, 0.3)), overrides)
 
 
 @register_model
 def vitpose_l(**overrides) -> TopDownPose:
-    return _pose(PoseConfig(backbone=_vit_backbone(1024, 24, 16)), overrides)
+    return _pose(PoseConfig(backbone=_vit_backbone(1024, 24, 16, 0.5)), overrides)
 
 
 @register_model
 def vitpose_h(**overrides) -> TopDownPose:
-    return _pose(PoseConfig(backbone=_vit_backbone(1280, 32, 16)), overrides)
+    return _pose(PoseConfig(backbone=_vit_backbone(1280, 32, 16, 0.55)), overrides)
 
 
 @register_model
 def vitpose_tiny(**overrides) -> TopDownPose:
-    """A CPU-scale ViTPose: ViT-Ti widths (192, 12 layers, 3 heads)."""
-    return _pose(PoseConfig(backbone=_vit_backbone(192, 12, 3)), overrides)
+    """A CPU-scale ViTPose: ViT-Ti widths (192, 12 layers, 3 heads), no drop path."""
+    return _pose(PoseConfig(backbone=_vit_backbone(192, 12, 3, 0.0)), overrides)
 
 
 # SimpleBaseline's ResNets (the CNN rows of Table 2), classic decoder by default.

@@ -2,7 +2,8 @@
 official mmpose configs), with the book's checkpoint and resume conventions (`patchlib.train`).
 
 - Targets: UDP Gaussian heatmaps (sigma 2 heatmap pixels) with a weight per keypoint, 0 where a
-  keypoint is unlabelled or falls outside the crop (`patchlib.pose.heatmaps.encode`).
+  keypoint is unlabelled; by default ViTPose's (`target="udp_window"`: cut to a 13x13 window, a
+  partial Gaussian for keypoints just outside the crop; `patchlib.pose.heatmaps.encode`).
 - Loss: mean squared error between predicted and target heatmaps, each keypoint's map multiplied
   by its weight first (mmpose's JointsMSELoss with `use_target_weight=True`).
 - Optimiser: AdamW with no weight decay on biases, norms and position/class tokens, and for a ViT
@@ -11,8 +12,9 @@ official mmpose configs), with the book's checkpoint and resume conventions (`pa
 - Schedule: linear warm-up over `warmup_steps` steps from 0.001 of the peak, then the paper's step
   decay (lr / 10 at epochs 170 and 200 of 210, kept here as fractions of training) or a cosine.
 - Evaluation: un-augmented crops from the people's boxes, heatmaps averaged with those of the
-  flipped crop (the flip test), decoded with sub-pixel refinement, mapped back to the image and
-  scored with COCO's OKS AP/AR (`patchlib.pose.evaluate`).
+  flipped crop (the flip test), decoded with sub-pixel refinement (DARK-UDP by default), mapped
+  back to the image, rescored, thinned by OKS-NMS (0.9) and scored with COCO's OKS AP/AR
+  (`patchlib.pose.evaluate`).
 
 The loop is `patchlib.train.fit` with `PoseTask`: its random streams (epoch e's data order from
 (seed, e); each person's augmentation from (seed, e, index), `TopDownDataset.set_epoch`), parameter
@@ -34,8 +36,9 @@ from .. import distributed
 from ..data import normalize
 from ..runtime import autocast, check_precision, resolve_device
 from ..train import EpochStreams, Task, check_grad_clip, check_speed_options, fit, record_fields
-from .evaluate import evaluate_keypoints
-from .heatmaps import decode, encode, flip_heatmaps
+from .data import crop_region
+from .evaluate import OKS_NMS_THRESHOLD, evaluate_keypoints, oks_nms
+from .heatmaps import DECODINGS, TARGETS, decode, encode, flip_heatmaps
 
 # ImageNet statistics, as mmpose normalises COCO crops (and ours: the crops of every dataset).
 MEAN = (0.485, 0.456, 0.406)
@@ -54,6 +57,8 @@ class PoseTrainConfig:
     schedule: str = "step"                    # "step" (the paper's) or "cosine"
     milestones: tuple[float, ...] = (170 / 210, 200 / 210)  # step decay points, fractions of training
     sigma: float = 2.0                        # Gaussian std of the targets, heatmap pixels
+    target: str = "udp_window"                # heatmap targets (heatmaps.TARGETS; ViTPose's by default)
+    decoding: str = "dark_udp"                # heatmap decoding (heatmaps.DECODINGS; ViTPose's by default)
     grad_clip: float | None = 1.0             # the official configs' max_norm
     precision: str = "auto"                   # of training steps (patchlib.runtime.PRECISIONS); evaluation runs in fp32
     flip_test: bool = True
@@ -81,6 +86,9 @@ class PoseTrainConfig:
             raise ValueError("PoseTrainConfig.lr and .sigma must be positive")
         if self.layer_decay is not None and not 0 < self.layer_decay <= 1:
             raise ValueError(f"PoseTrainConfig.layer_decay must be in (0, 1] or None, got {self.layer_decay!r}")
+        if self.target not in TARGETS or self.decoding not in DECODINGS:
+            raise ValueError(f"PoseTrainConfig.target must be one of {', '.join(TARGETS)} and .decoding one of "
+                             f"{', '.join(DECODINGS)}; got {self.target!r}, {self.decoding!r}")
         if self.schedule not in SCHEDULES:
             raise ValueError(f"unknown schedule {self.schedule!r}; use one of {', '.join(SCHEDULES)}")
         if any(not 0 < m < 1 for m in self.milestones):
@@ -168,10 +176,11 @@ class ShardedBatches:
 
 @torch.no_grad()
 def predict(model: nn.Module, dataset, *, device: torch.device, batch_size: int = 64, flip_test: bool = True,
-            num_workers: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+            num_workers: int = 0, decoding: str = "dark_udp") -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(indices [N], keypoints [N, K, 2] in crop coordinates, scores [N, K]) for every person of an
     un-augmented `dataset`; with `flip_test`, each person's heatmaps are averaged with the flipped
-    crop's heatmaps mapped back (`flip_heatmaps`)."""
+    crop's heatmaps mapped back (`flip_heatmaps`); decoded by `decoding` (`heatmaps.DECODINGS`;
+    ViTPose's DARK-UDP by default)."""
     model.eval()
     indices, points, scores = [], [], []
     part = distributed.split_evenly(len(dataset))  # a multi-process run splits the people, then gathers
@@ -182,7 +191,7 @@ def predict(model: nn.Module, dataset, *, device: torch.device, batch_size: int 
         heatmaps = model(images).float()
         if flip_test:
             heatmaps = (heatmaps + flip_heatmaps(model(images.flip(-1)).float())) / 2
-        crop_points, crop_scores = decode(heatmaps.cpu(), image_size=dataset.image_size)
+        crop_points, crop_scores = decode(heatmaps.cpu(), image_size=dataset.image_size, method=decoding)
         indices.append(batch["index"])
         points.append(crop_points)
         scores.append(crop_scores)
@@ -190,12 +199,19 @@ def predict(model: nn.Module, dataset, *, device: torch.device, batch_size: int 
 
 
 def evaluate_pose(model: nn.Module, dataset, annotations: str | Path, *, device: torch.device,
-                  batch_size: int = 64, flip_test: bool = True, num_workers: int = 0) -> dict:
+                  batch_size: int = 64, flip_test: bool = True, num_workers: int = 0, decoding: str = "dark_udp",
+                  oks_nms_threshold: float | None = OKS_NMS_THRESHOLD) -> dict:
     """COCO OKS AP/AR of `model` on the people of `dataset` (boxes from the annotations) against
-    `annotations`, plus the predictions as COCO results ("results")."""
+    `annotations`, as ViTPose evaluates: predictions decoded by `decoding`, rescored (`to_results`),
+    near-duplicates removed by OKS-NMS at `oks_nms_threshold` (None: not), then COCOeval. Also the
+    scored predictions as COCO results ("results")."""
     indices, points, scores = predict(model, dataset, device=device, batch_size=batch_size, flip_test=flip_test,
-                                      num_workers=num_workers)
+                                      num_workers=num_workers, decoding=decoding)
     results = dataset.to_results(indices.tolist(), points, scores)
+    if oks_nms_threshold is not None:  # OKS scale: the padded crop region's area (mmpose's box area)
+        areas = [math.prod(crop_region(dataset.persons[i].box, dataset.image_size, dataset.padding)[1])
+                 for i in indices.tolist()]
+        results = oks_nms(results, areas, threshold=oks_nms_threshold)
     return evaluate_keypoints(annotations, results) | {"results": results}
 
 
@@ -220,7 +236,7 @@ class PoseTask(Task):
 
     def training_step(self, model, batch, streams):
         target, weight = encode(batch["keypoints"], batch["visible"], image_size=self.train_set.image_size,
-                                heatmap_size=self.heatmap_size, sigma=self.config.sigma)
+                                heatmap_size=self.heatmap_size, sigma=self.config.sigma, method=self.config.target)
         images = normalize(batch["image"].to(self.device, non_blocking=True), MEAN, STD)
         with autocast(self.device, self.config.precision):
             predicted = model(images)
@@ -234,7 +250,8 @@ class PoseTask(Task):
 
     def evaluate(self, model):
         scores = evaluate_pose(model, self.val_set, self.val_annotations, device=self.device,
-                               flip_test=self.config.flip_test, num_workers=self.config.num_workers)
+                               flip_test=self.config.flip_test, num_workers=self.config.num_workers,
+                               decoding=self.config.decoding)
         return {name: value for name, value in scores.items() if name != "results"}
 
     def summary(self, entry):

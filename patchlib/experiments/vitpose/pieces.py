@@ -242,7 +242,7 @@ def qualitative(ctx: ChapterRun) -> dict:
     for backbone in BACKBONES:
         for decoder in DECODERS:
             model = trained_model(ctx, backbone, decoder, ctx.seed)
-            indices, points, scores = predict(model, subset, device=ctx.device)
+            indices, points, scores = predict(model, subset, device=ctx.device, decoding=ctx.size.train.decoding)
             predictions[f"{backbone}-{decoder}"] = data.val.to_results([shown[i] for i in indices.tolist()], points,
                                                                        scores)
     result = {"images": shown_images, "predictions": predictions, "coco_mini": None, "data": data.identity}
@@ -257,7 +257,8 @@ def qualitative(ctx: ChapterRun) -> dict:
     if note is not None:  # only then: the records of a good or absent fixture keep their content
         result["coco_mini_note"] = note
     if coco is not None:
-        scores = evaluate_pose(trained_model(ctx, "vit", "classic", ctx.seed), coco, annotations, device=ctx.device)
+        scores = evaluate_pose(trained_model(ctx, "vit", "classic", ctx.seed), coco, annotations, device=ctx.device,
+                               decoding=ctx.size.train.decoding)
         result["coco_mini"] = {"predictions": scores.pop("results"), "scores": scores, "people": len(coco),
                                "fixture": file_digest(fixture)}
     return result

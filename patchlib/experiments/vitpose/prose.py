@@ -17,7 +17,7 @@ from .readers import (PAPER_ROWS, RESNET_STRIDE, SHOWN_SCORE, ablation_table, cl
                       feature_map, paired_gaps, paper_curve_loss, paper_map, paper_relative_loss,
                       thresholds, vit_history)
 
-DIFFERS = ("data", "scale", "recipe", "boxes", "class_token")   # "How this run differs", as bullets
+DIFFERS = ("data", "scale", "recipe", "heatmaps", "boxes", "class_token")   # "How this run differs", as bullets
 FINDINGS = ("findings", "verdicts", "mechanism", "carry_over")  # "What we see", as paragraphs
 DECODER_CLAIMS = {"decoder_gap_cnn_vs_vit": "the CNN loses a larger share of its AP than the ViT",
                   "cnn_needs_classic_decoder": "the CNN needs the classic decoder",
@@ -115,9 +115,16 @@ def _scale(records: dict, num: _Numbers) -> str:
             f"(the official config: {num('paper_deconv', official['deconv_filters'])}).")
 
 
+def _vit_config(records: dict) -> dict:
+    """The config of the first ViT training run."""
+    return next(r for (b, _, _), r in sorted(records["train"].items()) if b == "vit")["config"]
+
+
 def _recipe(records: dict, num: _Numbers) -> str:
-    config = next(iter(records["train"].values()))["config"]
+    config = _vit_config(records)
     train, augment, paper = config["train"], config["augment"], PAPER["table1"]["value"]
+    # Records from before the backbone had drop path have no field: they ran without it.
+    drop_path = config["model_config"]["backbone"].get("drop_path", 0.0)
     official = PAPER["official_config"]["value"]
     layer = "none" if train["layer_decay"] is None else num("layer_decay", train["layer_decay"])
     steps = " and ".join(f"{num(f'milestone_{i}', 100 * m, '.0f')} %" for i, m in enumerate(train["milestones"]))
@@ -130,7 +137,8 @@ def _recipe(records: dict, num: _Numbers) -> str:
             f"decay {layer}, {train['precision']}; the paper: batch {num('paper_batch', paper['batch'])}, lr "
             f"{num('paper_lr', paper['lr'], 'g')}, weight decay {num('paper_weight_decay', paper['weight_decay'], 'g')}, "
             f"layer-wise decay {num('paper_layer_decay', paper['layer_decay'], 'g')}, drop path "
-            f"{num('paper_drop_path', paper['drop_path'], 'g')} (not implemented in the book's ViT). The official "
+            f"{num('paper_drop_path', paper['drop_path'], 'g')} (this run's ViT: {num('drop_path', drop_path, 'g')}). "
+            "The official "
             f"pipeline flips with probability {num('paper_flip', official['flip'], 'g')}, scales by a factor up to "
             f"{num('paper_scale', official['scale_factor'], 'g')}, rotates by up to "
             f"{num('paper_rotation', official['rotation_factor'])}° and crops half bodies with probability "
@@ -148,6 +156,35 @@ def _boxes(num: _Numbers) -> str:
 
 CLASS_TOKEN = ("**Class token.** The book's ViT keeps its class token in the sequence; only the patch tokens are "
                "reshaped into the feature map (ViTPose has no class token).")
+
+# The methods of the records computed before PoseTrainConfig named its target and decoding methods.
+EARLIER_HEATMAPS = {"target": "udp_inside", "decoding": "newton"}
+
+
+def _class_token(records: dict) -> str:
+    """Only for records of the earlier backbone (a ViT classifier's encoder, before `patch_padding`): since
+    then the ViT is the official one (padded patch embedding, no class token, parity-tested)."""
+    return "" if "patch_padding" in _vit_config(records)["model_config"]["backbone"] else CLASS_TOKEN
+
+
+def _heatmaps(records: dict, num: _Numbers) -> str:
+    """The heatmap targets and decoding, where they are not ViTPose's."""
+    train = _vit_config(records)["train"]
+    target, decoding = (train.get(key, EARLIER_HEATMAPS[key]) for key in ("target", "decoding"))
+    if (target, decoding) == ("udp_window", "dark_udp"):
+        return ""
+    official = PAPER["official_config"]["value"]
+    window = 6 * official["sigma"] + 1
+    ours = []
+    if target != "udp_window":
+        ours.append("trains on untruncated Gaussians, with weight 0 for keypoints outside the crop")
+    if decoding != "dark_udp":
+        ours.append("decodes by the Newton step alone, without the blur")
+    return (f"**Heatmaps.** ViTPose cuts each target Gaussian (sigma {num('paper_sigma', official['sigma'])}) to a "
+            f"{num('paper_window', window)}×{num('paper_window', window)} window, so keypoints just outside the crop "
+            f"still train a partial Gaussian, and decodes by DARK-UDP (a Gaussian blur of size "
+            f"{num('paper_blur_kernel', official['blur_kernel'])}, then a Newton step on the log-heatmap); this run: "
+            f"{'; '.join(ours)} (`{target}`, `{decoding}` in `patchlib.pose.heatmaps`).")
 
 
 # ---- the data, the ablation, the curves, the predictions, the cost ----
@@ -307,7 +344,8 @@ def _build(records: dict) -> tuple[dict[str, str], dict[str, float]]:
     verdicts = {c.id: c for c in found}
     parts = {"paper": _paper(num), "counts": _counts(found, num), "data": _data(records, num),
              "scale": _scale(records, num), "recipe": _recipe(records, num), "boxes": _boxes(num),
-             "class_token": CLASS_TOKEN, "baseline": _baseline(records, num), "gaps": _gaps(records, num),
+             "heatmaps": _heatmaps(records, num), "class_token": _class_token(records),
+             "baseline": _baseline(records, num), "gaps": _gaps(records, num),
              "curves": _curves(records, verdicts, num), **_captions(records, num), "coco_mini": _coco_mini(records, num),
              "cost": _cost(records, verdicts, num), "findings": _findings(records, num),
              "verdicts": _verdicts(records, verdicts, num), "mechanism": _mechanism(records, num),
