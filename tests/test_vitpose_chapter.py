@@ -142,7 +142,7 @@ def test_pretrained_backbones_load_when_asked_and_only_then(tmp_path, monkeypatc
     monkeypatch.delenv(INIT_ENV["vit"], raising=False)
     monkeypatch.delenv(INIT_ENV["resnet"], raising=False)
     plain = chapter.train_config(ctx, "vit", "classic", 0)
-    assert "init" not in plain  # no option: random init, and the configs of the committed results keep their hash
+    assert "init" not in plain and "pretrain" in plain  # no option: the book's own pretraining (tests/test_vitpose_pretrain.py)
     backbone = chapter.build_pose_model(ctx, "vit", "classic").config.backbone
     source = create_model("vit_micro", image_size=64, patch_size=16, num_classes=10, dim=backbone.dim,
                           depth=backbone.depth, heads=backbone.heads)  # a differently sized grid, with a head
@@ -221,13 +221,16 @@ REPO = Path(__file__).resolve().parents[1]
 # What the chapter's readers and figures may import (issue 21): records in, tables and pictures out.
 READS = {"patchlib.claims", "patchlib.results", "patchlib.experiments.vitpose.config"}
 ALLOWED = {
-    "patchlib/experiments/vitpose/readers.py": READS | {"patchlib.experiments.vitpose.prose", "__future__", "math",
-                                                        "statistics", "pandas"},
-    "patchlib/experiments/vitpose/prose.py": READS | {"patchlib.experiments.vitpose.readers", "__future__", "math",
+    "patchlib/experiments/vitpose/readers.py": READS | {"patchlib.experiments.vitpose.prose", "patchlib.prose",
+                                                        "__future__", "math", "statistics", "pandas"},
+    "patchlib/experiments/vitpose/prose.py": READS | {"patchlib.experiments.vitpose.readers", "patchlib.prose",
+                                                      "patchlib.experiments.vitpose.setting", "__future__", "math",
                                                       "statistics", "pandas"},
+    "patchlib/experiments/vitpose/setting.py": READS | {"patchlib.experiments.vitpose.readers", "__future__", "math",
+                                                        "pandas"},
     "patchlib/figures/vitpose.py": READS | {"patchlib.experiments.vitpose.readers", "patchlib.figures",
-                                            "patchlib.pose.keypoints", "__future__", "json", "pathlib",
-                                            "matplotlib.pyplot", "numpy", "PIL"},
+                                            "patchlib.experiments.vitpose.setting", "patchlib.pose.keypoints",
+                                            "__future__", "json", "pathlib", "matplotlib.pyplot", "numpy", "PIL"},
 }
 
 
@@ -242,6 +245,11 @@ def _imported_modules(path: Path) -> set[str]:
             base = package.split(".")[:len(package.split(".")) - node.level + 1] if node.level else []
             found.add(".".join(base + ([node.module] if node.module else [])))
     return found
+
+
+@pytest.mark.parametrize("path", sorted(ALLOWED))
+def test_the_readers_prose_and_figures_import_records_not_compute_code(path):
+    assert _imported_modules(REPO / path) <= ALLOWED[path], sorted(_imported_modules(REPO / path) - ALLOWED[path])
 
 
 # ---- the claims (issue 22): kinds, gates, relative losses, like-for-like counts, prose from the records ----
@@ -263,6 +271,8 @@ def _committed() -> dict:
         if name.startswith("train-"):
             _, backbone, decoder, *_ = name.split("-")
             records["train"][(backbone, decoder, record["config"]["seed"])] = record
+        elif name.startswith("pretrain-"):
+            records.setdefault("pretrain", {})[name.split("-")[1]] = record
         else:
             records[name.split("-")[0]] = record
     return records
@@ -432,3 +442,41 @@ def test_tables_show_each_paper_values_status():
     frame = page.claims_frame(readers.claims(records))
     assert {"kind", "paper status"} <= set(frame.columns) and "Gate: " in frame["evidence"].iloc[0]
     assert "not testable here" in set(frame["verdict"])
+
+
+# ---- the smoke chapter end to end (issue 23 §2: pretraining, then the ablation on it) ----
+
+def test_the_smoke_chapter_pretrains_then_fine_tunes_from_its_pretraining(tmp_path, monkeypatch):
+    """run() in the smoke profile: a pretrain record per backbone before the training runs, whose configs name
+    it; both backbones end in the paper's 8x6 map; the page's prose states only the records' numbers and the
+    pretraining figure draws; a second run loads every record and computes nothing."""
+    import matplotlib.pyplot as plt
+
+    from patchlib.experiments.vitpose import setting
+    from patchlib.figures.vitpose import pretrain_figure
+
+    for name in INIT_ENV.values():
+        monkeypatch.delenv(name, raising=False)
+    records = chapter.run("smoke", results_dir=tmp_path, progress=False)
+    assert set(records["pretrain"]) == {"vit", "resnet"} and len(records["train"]) == 8
+    for (backbone, _, _), record in records["train"].items():
+        pretrained = records["pretrain"][backbone]
+        assert record["config"]["pretrain"] == f"{pretrained['config']['name']}-{pretrained['config_hash']}"
+    assert readers.feature_map(records, "resnet") == readers.feature_map(records, "vit") == (8, 6)
+    gates = {c.id: c.gate for c in records["claims"]}
+    assert "ResNet classic AP" in gates["cnn_needs_classic_decoder"] and "map 8x6 (paper 8x6)" in \
+        gates["cnn_needs_classic_decoder"]
+    parts = readers.prose_parts(records)
+    assert {"pretraining", "stride", "pretrain_text", "pretrain_caption"} <= set(parts)
+    assert "masked autoencoder" in parts["pretraining"] and "shapes10" in parts["pretraining"]
+    assert "mechanism" not in parts  # the ResNet's map is the paper's: no 4x3 excuse
+    assert_prose_states_only_facts(readers.prose(records), readers.facts(records))
+    assert list(setting.pretrain_table(records).index) == ["ViT", "ResNet"]
+    figure = pretrain_figure(records)
+    assert len(figure.axes) == 2
+    plt.close(figure)
+    stored = {path.name: path.read_bytes() for path in (tmp_path / "vitpose").glob("*.json") if "claims" not in path.name}
+    again = chapter.run("smoke", results_dir=tmp_path, progress=False)
+    assert {path.name: path.read_bytes() for path in (tmp_path / "vitpose").glob("*.json")
+            if "claims" not in path.name} == stored
+    assert again["pretrain"]["vit"]["config_hash"] == records["pretrain"]["vit"]["config_hash"]

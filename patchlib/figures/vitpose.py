@@ -1,5 +1,6 @@
 """Figures of the ViTPose chapter, drawn from stored records (see patchlib.experiments.vitpose):
-Table 2 beside ours, the training curves, predicted skeletons and the generated data."""
+the backbones' pretraining, Table 2 beside ours, the training curves, predicted skeletons and the
+generated data."""
 from __future__ import annotations
 
 import json
@@ -11,6 +12,7 @@ from PIL import Image
 
 from ..experiments.vitpose.config import BACKBONE_LABELS, BACKBONES, DECODERS, PAPER
 from ..experiments.vitpose.readers import SHOWN_SCORE
+from ..experiments.vitpose.setting import pretrain_curves
 from ..pose.keypoints import SKELETON
 from . import provenance
 
@@ -86,6 +88,25 @@ def curves_figure(records: dict):
                 ax_ours.fill_between(epochs, values.min(0), values.max(0), color=DECODER_COLOURS[decoder], alpha=0.15)
     ax_ours.set(xlabel="epoch", ylabel="val AP (x100, OKS)", title="Ours (mean over seeds; band: min-max)")
     for ax in (ax_paper, ax_ours):
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def pretrain_figure(records: dict):
+    """The in-book pretraining per epoch, one panel per pretrained backbone: the MAE's loss on the
+    removed patches (training crops; test images' centre crops with fixed masks), the classifier's
+    accuracy (training crops; test images)."""
+    curves = pretrain_curves(records)
+    fig, axes = plt.subplots(1, len(curves), figsize=(5 * len(curves), 3.6), squeeze=False)
+    for ax, (backbone, curve) in zip(axes[0], curves.items()):
+        metric, label = ("acc", "accuracy (%)") if "test_acc" in curve else ("loss", "loss on removed patches")
+        for split, style in (("train", "o--"), ("test", "o-")):
+            ax.plot(curve["epoch"], curve[f"{split}_{metric}"], style, markersize=4, label=f"{split}"
+                    + (" (augmented crops)" if split == "train" else " (centre crops)"))
+        objective = "classifier" if metric == "acc" else "masked autoencoder"
+        ax.set(xlabel="epoch", ylabel=label, title=f"{BACKBONE_LABELS[backbone]}: {objective}",
+               xticks=curve["epoch"])
         ax.legend(fontsize=8)
     fig.tight_layout()
     return fig

@@ -10,10 +10,11 @@ it into K keypoint heatmaps at 1/4 of the input resolution (§3.1):
   convolution is padded by 2 pixels, there is no class token in the sequence, and the class
   token's position embedding (kept from MAE pre-training) is added to every patch; its tokens
   laid back on the patch grid: [B, D, H/16, W/16];
-- backbone "resnet": torchvision's ResNet up to its last stage (stride 32), randomly initialised;
+- backbone "resnet": torchvision's ResNet up to its last stage (stride 32; 16 with
+  `ResNetConfig.last_stride` 1), randomly initialised;
 - decoder "classic" (Eq. 2): deconvolution blocks (4x4 transposed conv, stride 2, BN, ReLU), one
-  per factor 2 between the backbone's stride and 1/4 (two for a ViT, three for a ResNet, as in
-  SimpleBaseline), then a 1x1 conv to K heatmaps;
+  per factor 2 between the backbone's stride and 1/4 (two for a ViT, three for a stride-32 ResNet,
+  as in SimpleBaseline; two at stride 16), then a 1x1 conv to K heatmaps;
 - decoder "simple" (Eq. 3): K = Conv3x3(Bilinear(ReLU(F))), bilinear upsampling straight to 1/4.
 
 Paper Table 2 (decoder ablation): the simple decoder costs a ResNet about 18 AP, a ViT under 0.3.
@@ -40,10 +41,23 @@ HEATMAP_STRIDE = 4  # heatmaps at 1/4 of the input resolution (§3.1)
 class ResNetConfig:
     depth: int = 50
     in_channels: int = 3
+    # The stride of the last stage's first block: 2 (torchvision's; the backbone's stride is 32) or 1
+    # (that block's 3x3 convolution and its 1x1 downsample at stride 1: the backbone's stride is 16, so a
+    # 128x96 crop ends in an 8x6 map, the paper's map at 256x192). Not a dilation: the later blocks
+    # are unchanged, each cell of layer4 sees a smaller share of the crop than at stride 2.
+    last_stride: int = 2
 
     def __post_init__(self):
         if self.depth not in RESNET_DEPTHS:
             raise ValueError(f"ResNet depth {self.depth!r} does not exist; use one of {RESNET_DEPTHS}")
+        if isinstance(self.last_stride, bool) or self.last_stride not in (1, 2):
+            raise ValueError(f"ResNetConfig.last_stride must be 2 (torchvision's ResNet, stride 32) or 1 (the last "
+                             f"stage at stride 1, stride 16), got {self.last_stride!r}")
+
+    @property
+    def stride(self) -> int:
+        """The backbone's output stride: 32 with torchvision's last stage, 16 with `last_stride` 1."""
+        return 16 * self.last_stride
 
 
 @dataclass(frozen=True)
@@ -114,8 +128,8 @@ class PoseConfig:
 
     @property
     def stride(self) -> int:
-        """The backbone's output stride: the ViT's patch size, or 32 for a ResNet."""
-        return self.backbone.patch_size if isinstance(self.backbone, PoseViTConfig) else 32
+        """The backbone's output stride: the ViT's patch size, or the ResNet's (32, or 16 with last_stride 1)."""
+        return self.backbone.patch_size if isinstance(self.backbone, PoseViTConfig) else self.backbone.stride
 
     @property
     def heatmap_size(self) -> tuple[int, int]:
@@ -192,7 +206,9 @@ class ViTBackbone(nn.Module):
 
 
 class ResNetBackbone(nn.Module):
-    """torchvision's ResNet without its pooling and classifier: the stride-32 map of its last stage."""
+    """torchvision's ResNet without its pooling and classifier: the map of its last stage, at stride
+    32, or 16 with `last_stride` 1 (the strided convolutions of layer4's first block at stride 1:
+    `conv1` of a BasicBlock, `conv2` of a Bottleneck (torchvision's v1.5), and the downsample)."""
 
     def __init__(self, config: ResNetConfig):
         super().__init__()
@@ -201,12 +217,33 @@ class ResNetBackbone(nn.Module):
         resnet = getattr(torchvision.models, f"resnet{config.depth}")(weights=None)
         if config.in_channels != 3:
             resnet.conv1 = nn.Conv2d(config.in_channels, 64, 7, stride=2, padding=3, bias=False)
+        if config.last_stride == 1:
+            first = resnet.layer4[0]
+            strided = [conv for conv in (first.conv1, first.conv2, first.downsample[0]) if conv.stride == (2, 2)]
+            assert len(strided) == 2, "torchvision's ResNet: one strided 3x3 convolution and a strided downsample"
+            for conv in strided:
+                conv.stride = (1, 1)
         self.stem = nn.Sequential(resnet.conv1, resnet.bn1, resnet.relu, resnet.maxpool)
         self.stages = nn.Sequential(resnet.layer1, resnet.layer2, resnet.layer3, resnet.layer4)
         self.out_channels = resnet.fc.in_features
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.stages(self.stem(images))
+
+
+class ResNetClassifier(nn.Module):
+    """A `ResNetBackbone` with torchvision's classifier on top (global average pooling, one linear
+    layer): the supervised pretraining of the pose chapter's ResNet (`patchlib.pose.pretrain`),
+    whose `backbone` loads into a `TopDownPose` by name."""
+
+    def __init__(self, config: ResNetConfig, num_classes: int):
+        super().__init__()
+        self.config = config
+        self.backbone = ResNetBackbone(config)
+        self.head = nn.Linear(self.backbone.out_channels, check_int(num_classes, "num_classes"))
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.head(self.backbone(images).mean(dim=(2, 3)))
 
 
 def _upsampling(stride: int) -> int:

@@ -1,9 +1,14 @@
 """ViTPose chapter: a plain ViT as a top-down pose estimator, and the decoder ablation of paper
 Table 2 (Xu et al., NeurIPS 2022; SimpleBaseline, Xiao et al., ECCV 2018, for the CNN rows).
 
-Four kinds of cached records (pieces), each recomputable alone:
+Five kinds of cached records (pieces), each recomputable alone:
 - "data": the pose data's statistics and how hard it is: COCO OKS AP of a trivial baseline that
   predicts the training set's mean pose in every person box;
+- "pretrain": one per backbone (the chapter's seed), where the profile pretrains in the book
+  (`patchlib.pose.pretrain`; smoke and cpu): the ViT as a masked autoencoder (MAE), the ResNet as
+  a classifier, on the profile's natural images (CIFAR-10's in the cpu profile) cropped to the
+  pose crop's size: the loss (and accuracy) per epoch, and a checkpoint whose backbone every
+  training run of that backbone starts from. Weights named by INIT_ENV replace it;
 - "train": {ViT, ResNet} backbone x {classic, simple} decoder, trained with the same recipe and
   budget, for several seeds: val AP/AR per epoch (the curves) and at the end, with the flip test;
 - "cost": parameters, counted multiply-adds and measured inference throughput of each
@@ -31,11 +36,12 @@ from ...pose.data import find_coco
 from ..common import ChapterRun
 from .config import BACKBONE_LABELS, BACKBONES, DECODERS, DRY_RUN, PAPER, SIZES, Size  # noqa: F401
 from .pieces import (_coco_mini, _train_one, annotation_files, build_pose_model, cost_config, data_config,  # noqa: F401
-                     data_difficulty, measure_costs, qualitative, qualitative_config, train_config)
+                     data_difficulty, measure_costs, pretrain_config, pretrain_plan, pretrain_records,
+                     pretrained_model, qualitative, qualitative_config, train_config)
 from .readers import ablation_table, claims, cost_table, paired_gaps, paper_table, summary  # noqa: F401
 
 CHAPTER = "vitpose"
-PIECES = ("data", "train", "cost", "qualitative")
+PIECES = ("data", "pretrain", "train", "cost", "qualitative")
 
 
 def context(profile: str = "smoke", **options) -> ChapterRun:
@@ -56,14 +62,17 @@ def coco_mini_files(data_root=None) -> tuple[Path, Path] | None:
 
 def run(profile: str = "smoke", *, seed: int = 0, device="auto", data_root=None, results_dir=None,
         force: bool | set[str] = False, progress: bool = True, dry_run: bool = False) -> dict:
-    """Measure the data's difficulty, train (or load) the backbone x decoder grid for every seed,
-    measure the models' cost, and predict on held-out images.
+    """Measure the data's difficulty, pretrain (or load) the backbones the profile pretrains, train
+    (or load) the backbone x decoder grid for every seed from them, measure the models' cost, and
+    predict on held-out images.
 
-    Returns {"data", "train": {(backbone, decoder, seed): record}, "cost", "qualitative", "claims"}.
+    Returns {"data", "pretrain": {backbone: record}, "train": {(backbone, decoder, seed): record}, "cost",
+    "qualitative", "claims"}.
     """
     ctx = context(profile, seed=seed, device=device, data_root=data_root, results_dir=results_dir, force=force,
                   progress=progress, dry_run=dry_run)
     records = {"data": ctx.record("data", data_config(ctx), functools.partial(data_difficulty, ctx), uses_data=False),
+               "pretrain": pretrain_records(ctx),
                "train": {(b, d, s): _train_one(ctx, b, d, s) for s in ctx.seeds for b in BACKBONES for d in DECODERS},
                "cost": ctx.record("cost", cost_config(ctx), functools.partial(measure_costs, ctx), uses_data=False),
                "qualitative": ctx.record("qualitative", qualitative_config(ctx), functools.partial(qualitative, ctx),

@@ -1,11 +1,11 @@
 """The ViTPose chapter's compute pieces, in the order the chapter computes them (see the package
-docstring): the data and its difficulty, the backbone x decoder training runs of paper Table 2, the
-models' cost (Table 9) and the qualitative predictions. Each piece has its config builder beside
-its compute function."""
+docstring): the data and its difficulty, the backbones' pretraining, the backbone x decoder
+training runs of paper Table 2, the models' cost (Table 9) and the qualitative predictions. Each
+piece has its config builder beside its compute function."""
 from __future__ import annotations
 
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import torch
@@ -14,13 +14,14 @@ from ...data.cache import cache_dir
 from ...data.root import DataNotFoundError, resolve_data_root
 from ...measure import flops, measure_throughput, parameter_count
 from ...models import config_record, create_model
-from ...models.init_weights import _init_record, backbone_init, load_backbone_weights
+from ...models.init_weights import INIT_ENV, _init_record, backbone_init, load_backbone_weights
 from ...pose.data import TopDownDataset, find_coco
 from ...pose.evaluate import evaluate_keypoints
+from ...pose.pretrain import PretrainConfig, load_pretrained_backbone, pretrain, pretraining_model
 from ...pose.synthetic import describe, people_dataset
 from ...pose.train import evaluate_pose, predict, train_pose
-from ...results import file_digest
-from ..common import EMBEDDED_DATA_SEED, ChapterRun, check_checkpoint
+from ...results import config_hash, file_digest
+from ..common import DRY_RUN_IMAGES, EMBEDDED_DATA_SEED, ChapterRun, check_checkpoint
 from .config import BACKBONES, COCO_MINI, DECODERS, Size
 
 # ---- data (how hard the pose data is: a baseline that ignores the image) ----
@@ -102,17 +103,98 @@ def data_difficulty(ctx: ChapterRun) -> dict:
             "mean_pose_baseline": mean_pose_baseline(data), "data": data.identity}
 
 
+# ---- pretraining (the paper's starting points in the book's spirit: MAE for the ViT, supervised for the ResNet) ----
+
+def pretrain_plan(ctx: ChapterRun, backbone: str) -> PretrainConfig | None:
+    """The profile's in-book pretraining of `backbone` (one epoch of a few images in a dry run);
+    None where the profile has none, or where INIT_ENV names weights: those replace it (the
+    training runs' configs then name the file, `_init_record`, instead of a pretrain record)."""
+    plan = (ctx.size.pretrain or {}).get(backbone)
+    if plan is None or backbone_init(backbone) is not None:
+        return None
+    if ctx.dry_run:
+        plan = replace(plan, epochs=1, batch_size=4, n_train=DRY_RUN_IMAGES, n_test=DRY_RUN_IMAGES)
+    return plan
+
+
+def pretrain_config(ctx: ChapterRun, backbone: str) -> dict:
+    """The pretrain record's config: the profile's images (`ChapterRun.profile_dataset`: CIFAR-10's in
+    the cpu profile, shapes10 in smoke), the crop, the backbone's own config and the recipe."""
+    plan = pretrain_plan(ctx, backbone)
+    if plan is None:
+        raise ValueError(f"the {ctx.profile} profile has no in-book pretraining of the {backbone} backbone"
+                         + (f" ({INIT_ENV[backbone]} names its weights)" if backbone_init(backbone) else ""))
+    return ctx.config(f"pretrain-{backbone}-{ctx.profile}", dataset=ctx.profile_dataset(), n_train=plan.n_train,
+                      n_test=plan.n_test, image_size=list(ctx.size.image_size),
+                      backbone=config_record(_backbone_config(ctx, backbone)), train=plan.record())
+
+
+def _backbone_config(ctx: ChapterRun, backbone: str):
+    return build_pose_model(ctx, backbone, "classic").config.backbone
+
+
+def _pretrain_one(ctx: ChapterRun, backbone: str, *, force: bool = False) -> dict:
+    config, plan = pretrain_config(ctx, backbone), pretrain_plan(ctx, backbone)
+
+    def compute(data) -> dict:
+        torch.manual_seed(ctx.seed)
+        model = pretraining_model(plan, _backbone_config(ctx, backbone), data.train.num_classes)
+        run = pretrain(model, data, plan, image_size=ctx.size.image_size, seed=ctx.seed, device=ctx.device,
+                       checkpoint=ctx.checkpoint(config), progress=ctx.progress)
+        counts = ({"tokens": model.config.tokens, "visible_tokens": model.config.visible_tokens}
+                  if plan.objective == "mae" else {"num_classes": data.train.num_classes})
+        return {"objective": plan.objective, "history": run["history"], "final": run["final"],
+                "train_time_s": run["train_time_s"], "images_seen": run["images_seen"],
+                "source_image_size": list(data.train.images.shape[-2:]), **counts,
+                "parameters": parameter_count(model), "checkpoint": ctx.checkpoint(config).name}
+
+    return ctx.record("pretrain", config, compute, force=force)
+
+
+def pretrain_records(ctx: ChapterRun) -> dict[str, dict]:
+    """{backbone: pretrain record} of the backbones the profile pretrains in the book."""
+    return {b: _pretrain_one(ctx, b) for b in BACKBONES if pretrain_plan(ctx, b) is not None}
+
+
+def pretrained_model(ctx: ChapterRun, backbone: str):
+    """The pretrained model of `backbone`'s pretrain record, from its checkpoint (pretrained again,
+    from scratch, when the record is stored but its checkpoint is gone or unfinished)."""
+    plan, config = pretrain_plan(ctx, backbone), pretrain_config(ctx, backbone)
+    state = check_checkpoint(ctx.checkpoint(config))
+    if state is None or state["epoch"] < plan.epochs:
+        _pretrain_one(ctx, backbone, force=True)
+        state = check_checkpoint(ctx.checkpoint(config))
+    num_classes = state["model"]["head.weight"].shape[0] if plan.objective == "classify" else 1
+    model = pretraining_model(plan, _backbone_config(ctx, backbone), num_classes)
+    model.load_state_dict(state["model"])
+    return model
+
+
 # ---- training (paper Table 2: each backbone with each decoder, several seeds) ----
 
 def build_pose_model(ctx: ChapterRun, backbone: str, decoder: str, *, pretrained: bool = False):
-    """The profile's model; with `pretrained`, its backbone loaded as INIT_ENV asks (if it does;
-    `patchlib.models.init_weights`)."""
+    """The profile's model; with `pretrained`, its backbone loaded from the in-book pretraining
+    (`pretrained_model`), or from the weights INIT_ENV names (`patchlib.models.init_weights`),
+    which replace it; from neither where the profile has no pretraining and INIT_ENV is unset."""
     name, overrides = ctx.size.backbones[backbone]
     model = create_model(name, **overrides, decoder=decoder)
-    source = backbone_init(backbone) if pretrained else None
+    if not pretrained:
+        return model
+    source = backbone_init(backbone)
     if source is not None:
         load_backbone_weights(model, backbone, source)
+    elif pretrain_plan(ctx, backbone) is not None:
+        load_pretrained_backbone(model, pretrained_model(ctx, backbone))
     return model
+
+
+def start_record(ctx: ChapterRun, backbone: str) -> dict:
+    """Where a training run's backbone starts, as its config entry: "pretrain", the pretrain record's
+    file stem (name and config hash: a changed pretraining makes the runs stale), or "init", the
+    weights INIT_ENV names; nothing for random weights (configs without either keep their hash)."""
+    if pretrain_plan(ctx, backbone) is None:
+        return _init_record(backbone)
+    return {"pretrain": _stem(ctx, pretrain_config(ctx, backbone))}
 
 
 def train_config(ctx: ChapterRun, backbone: str, decoder: str, seed: int) -> dict:
@@ -122,7 +204,7 @@ def train_config(ctx: ChapterRun, backbone: str, decoder: str, seed: int) -> dic
                       train_images=size.train_images, val_images=size.val_images, model=name,
                       model_config=config_record(build_pose_model(ctx, backbone, decoder).config),
                       train=size.train.record(),
-                      augment=asdict(size.augment), **_subset(size), **_init_record(backbone)) | {"seed": seed}
+                      augment=asdict(size.augment), **_subset(size), **start_record(ctx, backbone)) | {"seed": seed}
 
 
 def _train_one(ctx: ChapterRun, backbone: str, decoder: str, seed: int) -> dict:
@@ -179,10 +261,18 @@ def measure_costs(ctx: ChapterRun) -> dict:
 
 def qualitative_config(ctx: ChapterRun) -> dict:
     """The same whether or not the coco-mini fixture is here (a stored record must load on any
-    machine); the record says whether it was found when it was computed."""
+    machine); the record says whether it was found when it was computed. It names the first seed's
+    training records by file stem (name and config hash), so retrained models make it stale."""
     return ctx.config(f"qualitative-{ctx.profile}", images=ctx.size.qualitative_images,
-                      models={f"{b}-{d}": train_config(ctx, b, d, ctx.seed)["name"] for b in BACKBONES for d in DECODERS},
+                      models={f"{b}-{d}": _stem(ctx, train_config(ctx, b, d, ctx.seed))
+                              for b in BACKBONES for d in DECODERS},
                       coco_mini=f"{COCO_MINI} from the data root, when there")
+
+
+def _stem(ctx: ChapterRun, config: dict) -> str:
+    """A record's file stem, `<name>-<config hash>`, as stored (a dry run's configs are marked)."""
+    stored = ctx.marked(config)
+    return f"{stored['name']}-{config_hash(stored)}"
 
 
 def _coco_mini(ctx: ChapterRun) -> Path | None:

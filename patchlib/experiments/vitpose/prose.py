@@ -2,7 +2,8 @@
 that states a number, a comparison or a verdict, the figures' captions included. Each number goes
 through `_Numbers`, which formats it and keeps it under a name, so `facts(records)` lists every
 number the prose prints (`readers.prose`, `readers.prose_parts`, `readers.facts` and
-`readers.summary` are the entry points). Also the page's text tables (setup, data, claims)."""
+`readers.summary` are the entry points). The bullets of "How this run differs" and the pretraining's
+sentences are in `setting.py`. Also the page's text tables (setup, data, claims)."""
 from __future__ import annotations
 
 import math
@@ -13,11 +14,14 @@ import pandas as pd
 from ...prose import Numbers, verdict_words
 from ...claims import Claim, claims_table
 from .config import BACKBONE_LABELS, BACKBONES, PAPER
-from .readers import (PAPER_ROWS, RESNET_STRIDE, SHOWN_SCORE, ablation_table, claims, classic_ap,
-                      feature_map, paired_gaps, paper_curve_loss, paper_map, paper_relative_loss,
-                      thresholds, vit_history)
+from .readers import (PAPER_ROWS, SHOWN_SCORE, ablation_table, backbone_stride, claims, classic_ap, feature_map,
+                      paired_gaps, paper_curve_loss, paper_map, paper_relative_loss, thresholds, vit_history)
+from .setting import (START_WORDS, boxes_bullet, class_token_bullet, data_bullet, first_config, heatmaps_bullet,
+                      pretrain_caption, pretraining_bullet, pretraining_text, recipe_bullet, scale_bullet, start,
+                      stride_bullet)
 
-DIFFERS = ("data", "scale", "recipe", "heatmaps", "boxes", "class_token")   # "How this run differs", as bullets
+# "How this run differs", as bullets (setting.py)
+DIFFERS = ("data", "pretraining", "scale", "stride", "recipe", "heatmaps", "boxes", "class_token")
 FINDINGS = ("findings", "verdicts", "mechanism", "carry_over")  # "What we see", as paragraphs
 DECODER_CLAIMS = {"decoder_gap_cnn_vs_vit": "the CNN loses a larger share of its AP than the ViT",
                   "cnn_needs_classic_decoder": "the CNN needs the classic decoder",
@@ -79,112 +83,6 @@ def _counts(found: list[Claim], num: _Numbers) -> str:
             f"({num.size('paper_vit_map', paper_map('vit'))} for the ViT, "
             f"{num.size('paper_resnet_map', paper_map('resnet'))} for a ResNet); outside it the claim is not testable "
             "here, which counts neither for nor against the paper.")
-
-
-# ---- how this run differs ----
-
-def _data(records: dict, num: _Numbers) -> str:
-    data, dataset = records["data"]["result"], records["data"]["config"]["dataset"]
-    people = (f"{num('train_people', data['train']['people'], ',')} train / {num('val_people', data['val']['people'], ',')} "
-              f"val people in {num('train_images', data['train']['images'], ',')} / "
-              f"{num('val_images', data['val']['images'], ',')} images")
-    if dataset == "coco":
-        return f"**Data.** COCO train2017 / val2017, as in the paper: {people}."
-    return ("**Data.** The paper trains on COCO train2017 and reports COCO val2017. This run trains and evaluates on "
-            f"*generated* people (`patchlib.pose.synthetic`), {people}: figures with COCO's keypoints and skeleton, "
-            "varied scale, rotation, clothing, backgrounds, clutter, occluders and overlapping people, with COCO "
-            "visibility flags and boxes, read by the same loader and scored by the same COCOeval. Their AP measures "
-            "the same thing as COCO's but is not comparable to it in value. Only the gpu profile reads COCO.")
-
-
-def _scale(records: dict, num: _Numbers) -> str:
-    config = {b: next(r for (bb, _, _), r in sorted(records["train"].items()) if bb == b)["config"] for b in BACKBONES}
-    vit = config["vit"]["model_config"]["backbone"]
-    init = ", ".join(f"{BACKBONE_LABELS[b]} from {'pretrained' if config[b].get('init') else 'random'} weights"
-                     for b in BACKBONES)
-    official = PAPER["official_config"]["value"]
-    return ("**Small models, from scratch.** The paper's backbones are MAE-pretrained ViTs (B, L, H) and "
-            "ImageNet-pretrained ResNets; `PATCHLIB_VITPOSE_VIT_INIT` / `PATCHLIB_VITPOSE_RESNET_INIT` load "
-            f"pretrained weights, and the records say which. Ours: a {num('vit_depth', vit['depth'])}-layer, "
-            f"{num('vit_dim', vit['dim'])}-wide ViT (`{config['vit']['model']}`) and `{config['resnet']['model']}` "
-            f"({init}) on {num.size('crop', config['vit']['model_config']['image_size'])} crops: the ViT's feature "
-            f"map is {num.size('vit_map', feature_map(records, 'vit'))} (the paper's "
-            f"{num.size('paper_vit_map', paper_map('vit'))}), the ResNet's "
-            f"{num.size('resnet_map', feature_map(records, 'resnet'))} (the paper's "
-            f"{num.size('paper_resnet_map', paper_map('resnet'))}); the classic decoder is {num('deconv', config['vit']['model_config']['deconv_channels'])} channels wide "
-            f"(the official config: {num('paper_deconv', official['deconv_filters'])}).")
-
-
-def _vit_config(records: dict) -> dict:
-    """The config of the first ViT training run."""
-    return next(r for (b, _, _), r in sorted(records["train"].items()) if b == "vit")["config"]
-
-
-def _recipe(records: dict, num: _Numbers) -> str:
-    config = _vit_config(records)
-    train, augment, paper = config["train"], config["augment"], PAPER["table1"]["value"]
-    # Records from before the backbone had drop path have no field: they ran without it.
-    drop_path = config["model_config"]["backbone"].get("drop_path", 0.0)
-    official = PAPER["official_config"]["value"]
-    layer = "none" if train["layer_decay"] is None else num("layer_decay", train["layer_decay"])
-    steps = " and ".join(f"{num(f'milestone_{i}', 100 * m, '.0f')} %" for i, m in enumerate(train["milestones"]))
-    return (f"**Recipe.** AdamW with the paper's weight-decay rules, a linear warm-up of "
-            f"{num('warmup', train['warmup_steps'])} steps and step decay (÷{num('lr_divisor', paper['lr_divisor'])} "
-            f"at {steps} of training; the paper: epochs {num('paper_milestone_0', paper['milestones'][0])} and "
-            f"{num('paper_milestone_1', paper['milestones'][1])} of {num('paper_epochs', paper['epochs'])}). This run: "
-            f"{num('epochs', train['epochs'])} epochs, batch {num('batch', train['batch_size'])}, peak lr "
-            f"{num('lr', train['lr'], 'g')}, weight decay {num('weight_decay', train['weight_decay'], 'g')}, layer-wise "
-            f"decay {layer}, {train['precision']}; the paper: batch {num('paper_batch', paper['batch'])}, lr "
-            f"{num('paper_lr', paper['lr'], 'g')}, weight decay {num('paper_weight_decay', paper['weight_decay'], 'g')}, "
-            f"layer-wise decay {num('paper_layer_decay', paper['layer_decay'], 'g')}, drop path "
-            f"{num('paper_drop_path', paper['drop_path'], 'g')} (this run's ViT: {num('drop_path', drop_path, 'g')}). "
-            "The official "
-            f"pipeline flips with probability {num('paper_flip', official['flip'], 'g')}, scales by a factor up to "
-            f"{num('paper_scale', official['scale_factor'], 'g')}, rotates by up to "
-            f"{num('paper_rotation', official['rotation_factor'])}° and crops half bodies with probability "
-            f"{num('paper_half_body', official['half_body_prob'], 'g')}; this run: flip "
-            f"{num('flip', augment['flip'], 'g')}, scale {num('scale', augment['scale'], 'g')}, rotation "
-            f"{num('rotation', augment['rotation'], 'g')}° (probability {num('rotation_prob', augment['rotation_prob'], 'g')}), "
-            f"half bodies {num('half_body', augment['half_body_prob'], 'g')}.")
-
-
-def _boxes(num: _Numbers) -> str:
-    return ("**Boxes at evaluation.** The paper evaluates on person boxes from a detector "
-            f"({num('detector_ap', PAPER['official_config']['value']['detector_ap'])} AP, named in the official config); "
-            "we use the ground-truth boxes, which removes detection errors from every row alike.")
-
-
-CLASS_TOKEN = ("**Class token.** The book's ViT keeps its class token in the sequence; only the patch tokens are "
-               "reshaped into the feature map (ViTPose has no class token).")
-
-# The methods of the records computed before PoseTrainConfig named its target and decoding methods.
-EARLIER_HEATMAPS = {"target": "udp_inside", "decoding": "newton"}
-
-
-def _class_token(records: dict) -> str:
-    """Only for records of the earlier backbone (a ViT classifier's encoder, before `patch_padding`): since
-    then the ViT is the official one (padded patch embedding, no class token, parity-tested)."""
-    return "" if "patch_padding" in _vit_config(records)["model_config"]["backbone"] else CLASS_TOKEN
-
-
-def _heatmaps(records: dict, num: _Numbers) -> str:
-    """The heatmap targets and decoding, where they are not ViTPose's."""
-    train = _vit_config(records)["train"]
-    target, decoding = (train.get(key, EARLIER_HEATMAPS[key]) for key in ("target", "decoding"))
-    if (target, decoding) == ("udp_window", "dark_udp"):
-        return ""
-    official = PAPER["official_config"]["value"]
-    window = 6 * official["sigma"] + 1
-    ours = []
-    if target != "udp_window":
-        ours.append("trains on untruncated Gaussians, with weight 0 for keypoints outside the crop")
-    if decoding != "dark_udp":
-        ours.append("decodes by the Newton step alone, without the blur")
-    return (f"**Heatmaps.** ViTPose cuts each target Gaussian (sigma {num('paper_sigma', official['sigma'])}) to a "
-            f"{num('paper_window', window)}×{num('paper_window', window)} window, so keypoints just outside the crop "
-            f"still train a partial Gaussian, and decodes by DARK-UDP (a Gaussian blur of size "
-            f"{num('paper_blur_kernel', official['blur_kernel'])}, then a Newton step on the log-heatmap); this run: "
-            f"{'; '.join(ours)} (`{target}`, `{decoding}` in `patchlib.pose.heatmaps`).")
 
 
 # ---- the data, the ablation, the curves, the predictions, the cost ----
@@ -314,7 +212,8 @@ def _verdicts(records: dict, verdicts: dict, num: _Numbers) -> str:
 
 
 def _mechanism(records: dict, num: _Numbers) -> str:
-    ours, paper = feature_map(records, "resnet"), paper_map("resnet")
+    ours, paper, stride = feature_map(records, "resnet"), paper_map("resnet"), backbone_stride(
+        first_config(records, "resnet")["model_config"])
     simple = statistics.mean(100 * r["result"]["final"]["AP"] for (b, d, _), r in records["train"].items()
                              if (b, d) == ("resnet", "simple"))
     official = PAPER["official_config"]["value"]
@@ -323,9 +222,9 @@ def _mechanism(records: dict, num: _Numbers) -> str:
         return ""
     return (f"A plausible reason the ResNet's simple decoder scores {num('resnet_simple_ap', simple, '.2f')} AP here, "
             f"where the paper's keeps {num('paper_cnn_simple', PAPER['table2']['value'][(PAPER_ROWS['resnet'], 'simple')][0])}: "
-            f"its last stage is a stride-{num('resnet_stride', RESNET_STRIDE)} map, "
+            f"its last stage is a stride-{num('resnet_stride', stride)} map, "
             f"{num.size('resnet_map', ours)} on our crops, so one bilinear upsampling by "
-            f"{num('resnet_upsampling', RESNET_STRIDE // heatmap_stride)} spreads each of its few cells over a large "
+            f"{num('resnet_upsampling', stride // heatmap_stride)} spreads each of its few cells over a large "
             "share of the person, while the classic decoder learns its upsampling; the paper's ResNet sees "
             f"{num.size('paper_resnet_map', paper)} cells. At this geometry the simple decoder's loss says little about "
             "the loss of precision the paper reports.")
@@ -334,17 +233,22 @@ def _mechanism(records: dict, num: _Numbers) -> str:
 def _carry_over(records: dict) -> str:
     if records["data"]["config"]["dataset"] == "coco":
         return ""
-    return ("What does not carry over: the paper's ViTs are MAE-pretrained and large, ours are small and trained from "
-            "scratch for a few epochs on generated figures, so absolute APs are not comparable to COCO's.")
+    pretrained = all(start(records, b) == "pretrain" for b in BACKBONES)
+    how = ("pretrained briefly on small natural images, then" if pretrained else
+           "trained from scratch (or from the weights INIT_ENV named)")
+    return ("What does not carry over: the paper's ViTs are pretrained at length on ImageNet and large, ours are small, "
+            f"{how} for a few epochs on generated figures, so absolute APs are not comparable to COCO's.")
 
 
 def _build(records: dict) -> tuple[dict[str, str], dict[str, float]]:
     num = _Numbers()
     found = records.get("claims") or claims(records)
     verdicts = {c.id: c for c in found}
-    parts = {"paper": _paper(num), "counts": _counts(found, num), "data": _data(records, num),
-             "scale": _scale(records, num), "recipe": _recipe(records, num), "boxes": _boxes(num),
-             "heatmaps": _heatmaps(records, num), "class_token": _class_token(records),
+    parts = {"paper": _paper(num), "counts": _counts(found, num), "data": data_bullet(records, num),
+             "pretraining": pretraining_bullet(records, num), "scale": scale_bullet(records, num),
+             "stride": stride_bullet(records, num), "recipe": recipe_bullet(records, num), "boxes": boxes_bullet(num),
+             "heatmaps": heatmaps_bullet(records, num), "class_token": class_token_bullet(records),
+             "pretrain_text": pretraining_text(records, num), "pretrain_caption": pretrain_caption(records, num),
              "baseline": _baseline(records, num), "gaps": _gaps(records, num),
              "curves": _curves(records, verdicts, num), **_captions(records, num), "coco_mini": _coco_mini(records, num),
              "cost": _cost(records, verdicts, num), "findings": _findings(records, num),
@@ -355,7 +259,8 @@ def _build(records: dict) -> tuple[dict[str, str], dict[str, float]]:
 
 def parts(records: dict) -> dict[str, str]:
     """The page's prose by place: the paper in brief and the claims counted, the bullets of "how this run
-    differs" (`DIFFERS`), the data, ablation and curve paragraphs, the figure captions, the out-of-domain
+    differs" (`DIFFERS`), the pretraining's paragraph and caption (where the run pretrained), the data,
+    ablation and curve paragraphs, the figure captions, the out-of-domain
     note, the cost note and the paragraphs of "what we see" (`FINDINGS`)."""
     return _build(records)[0]
 
@@ -375,7 +280,8 @@ def setup_table(records: dict):
     ours = {"data": f"{records['data']['config']['dataset']}: {data['train']['people']:,} train / "
                     f"{data['val']['people']:,} val people ({data['train']['images']:,} / {data['val']['images']:,} images)",
             "models": ", ".join(f"{row['model']} + {row['decoder']} ({row['params (M)']:.2f} M)"
-                                for _, row in ablation.iterrows()),
+                                for _, row in ablation.iterrows())
+                      + "; " + ", ".join(f"{BACKBONE_LABELS[b]} from {START_WORDS[start(records, b)]}" for b in BACKBONES),
             "training": f"{train['epochs']} epochs, batch {train['batch_size']}, AdamW lr {train['lr']}, weight decay "
                         f"{train['weight_decay']}, {train['schedule']} schedule, {train['precision']}; "
                         "augmentation " + ", ".join(f"{name.replace('_', ' ')} {value:g}"

@@ -14,7 +14,7 @@ from ...claims import (Claim, claim_spread, count_verdict, equal_verdict, gate_t
 from .config import BACKBONE_LABELS, BACKBONES, DECODERS, PAPER, SIZES
 from ...prose import entry_points
 
-RESNET_STRIDE = 32   # torchvision's ResNet (SimpleBaseline's backbone): its last stage is at 1/32 of the crop
+RESNET_STRIDE = 32   # torchvision's ResNet (SimpleBaseline's, the paper's): its last stage is at 1/32 of the crop
 SHOWN_SCORE = 0.05   # the figures leave out predicted keypoints whose heatmap peak is below this
 PAPER_ROWS = {"resnet": "ResNet-50", "vit": "ViTPose-B"}   # the rows of Table 2 our two backbones stand for
 GFLOPS_SLACK = 0.05  # counters differ on the attention's matrix products; which the paper's counts is not sourced
@@ -110,11 +110,17 @@ def classic_ap(records: dict, backbone: str) -> float:
     return statistics.mean(100 * r["result"]["final"]["AP"] for r in _runs(records, backbone, "classic"))
 
 
+def backbone_stride(model_config: dict) -> int:
+    """A run's backbone stride, from its model config: the ViT's patch size, or the ResNet's (32 with
+    torchvision's last stage, 16 with `last_stride` 1; records from before that field: 32)."""
+    backbone = model_config["backbone"]
+    return backbone["patch_size"] if "patch_size" in backbone else RESNET_STRIDE * backbone.get("last_stride", 2) // 2
+
+
 def feature_map(records: dict, backbone: str) -> tuple[int, int]:
     """The last feature map (rows, columns) of our backbone, from its run's model config: crop / stride."""
     config = _runs(records, backbone, "classic")[0]["config"]["model_config"]
-    stride = config["backbone"].get("patch_size", RESNET_STRIDE)
-    return tuple(side // stride for side in config["image_size"])
+    return tuple(side // backbone_stride(config) for side in config["image_size"])
 
 
 def vit_history(records: dict) -> dict[int, dict[str, list[float]]]:
