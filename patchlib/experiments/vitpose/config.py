@@ -98,20 +98,19 @@ CPU_CROP = (128, 96)
 _vit_cpu = PoseViTConfig(image_size=CPU_CROP, dim=192, depth=6, heads=3, drop_path=0.0)
 _resnet_cpu = ResNetConfig(18, last_stride=1)
 
-# The in-book pretraining of the smoke and cpu profiles (issue 23 §2), on CIFAR-10's 50,000 training
-# images in the cpu profile (shapes10 in smoke), each a 128x96 crop (`patchlib.pose.pretrain`): the
-# ViT as a masked autoencoder (MAE: 75 % of its 48 tokens masked, a 2-block 128-wide decoder,
-# normalised-pixel targets), the ResNet supervised on the 10 classes, each for about the same
-# wall-clock time. PLANNED, NOT YET MEASURED: the epochs and images are chosen from throughputs
-# estimated by multiply-adds against the committed cpu records (the pose ViT's 0.21 G multiply-adds
-# trained at ~180 img/s; the MAE's ~0.06 G: ~450 img/s, 150,000 crops in ~5.6 min; the ResNet-18
-# classifier at stride 16, ~0.75 G: ~60 img/s, 18,000 crops in ~5 min); benchmarks/vitpose_budget.py
-# measures them.
+# The in-book pretraining of the smoke and cpu profiles (issue 23 §2), on CIFAR-10's training images
+# in the cpu profile (shapes10 in smoke), each a 128x96 crop (`patchlib.pose.pretrain`): the ViT as a
+# masked autoencoder (MAE: 75 % of its 48 tokens masked, a 2-block 128-wide decoder, normalised-pixel
+# targets), the ResNet supervised on the 10 classes, for about the same wall-clock time. PLANNED, NOT
+# YET MEASURED AT FULL SIZE: `benchmarks/vitpose_budget.py --steps 4` on an idle 2-core machine timed
+# the MAE at ~450 img/s in bf16 with fp32 attention (~280 in plain bf16, ~330 in fp32) and the
+# ResNet-18 classifier at stride 16 at ~100 img/s in bf16 (~45 in fp32), evaluation included: 4
+# epochs of 50,000 images (~7 min) and 4 epochs of 10,000 (~6.5 min).
 _pretrain_cpu = {
-    "vit": PretrainConfig(objective="mae", epochs=3, n_train=None, n_test=1000, batch_size=128, lr=1.5e-3,
-                          weight_decay=0.05, warmup_epochs=0.5, precision="bf16", decoder_dim=128, decoder_depth=2,
-                          decoder_heads=4),
-    "resnet": PretrainConfig(objective="classify", epochs=3, n_train=6000, n_test=1000, batch_size=64, lr=2e-3,
+    "vit": PretrainConfig(objective="mae", epochs=4, n_train=None, n_test=1000, batch_size=128, lr=1.5e-3,
+                          weight_decay=0.05, warmup_epochs=0.5, precision="bf16_fp32_attention", decoder_dim=128,
+                          decoder_depth=2, decoder_heads=4),
+    "resnet": PretrainConfig(objective="classify", epochs=4, n_train=10_000, n_test=1000, batch_size=64, lr=2e-3,
                              weight_decay=0.05, warmup_epochs=0.5, precision="bf16", label_smoothing=0.1)}
 
 # Heatmap targets and decoding. The gpu profile uses ViTPose's (PoseTrainConfig's defaults:
@@ -139,19 +138,19 @@ SIZES = {
                                                      warmup_epochs=0.5, precision="fp32")},
                   cost_models={}, cost_protocol=ThroughputProtocol(batch_size=2, warmup=1, repeats=1, rounds=1),
                   qualitative_images=2),
-    # PLANNED ~70 min on 2 CPU cores (benchmarks/vitpose_budget.py measures it): the two pretrainings
-    # (~11 min, above), then a 6-layer, 192-wide ViT (3.5 M parameters with the classic decoder;
-    # ~180 train img/s, 5.6 min a seed for both decoders over 8 epochs in the committed records, so
-    # ~4.2 at 6) against ResNet-18 at stride 16 (the committed stride-32 runs took 12.5 min a seed
-    # over 8 epochs; 1.6x the multiply-adds at stride 16: ~15 min a seed at 6), fine-tuned on 128x96
-    # crops of 3,386 procedural people (1,500 images), 6 epochs (8 before the pretraining, which
-    # would not fit), 3 seeds each: ~58 min.
+    # PLANNED ~60 min on 2 CPU cores, not yet measured at full size (benchmarks/vitpose_budget.py
+    # --steps 4, idle machine): the two pretrainings (~13.5 min, above), then a 6-layer, 192-wide ViT
+    # (3.5 M parameters with the classic decoder; ~170 train crops/s in bf16 with fp32 attention,
+    # ~130 in plain bf16) against ResNet-18 at stride 16 (~65-75 crops/s), fine-tuned on 128x96 crops
+    # of 3,386 procedural people (1,500 images), 6 epochs (8 before the pretraining: ~75 min with it),
+    # 3 seeds each: ~4 min a seed for the ViT's two runs, ~11 for the ResNet's (evaluation included),
+    # ~45 min in all; with the data, cost and qualitative pieces (~1 min), ~60 min.
     "cpu": Size(dataset="synthetic-people", train_images=1500, val_images=150, image_size=CPU_CROP,
                 backbones={"vit": ("vitpose_tiny", {"backbone": _vit_cpu, "image_size": CPU_CROP, "deconv_channels": 128}),
                            "resnet": ("simplebaseline_res18", {"backbone": _resnet_cpu, "image_size": CPU_CROP,
                                                                "deconv_channels": 128})},
                 seeds=3, train=PoseTrainConfig(epochs=6, batch_size=32, lr=2e-3, weight_decay=0.05, warmup_steps=100,
-                                               precision="bf16", **CPU_HEATMAPS),
+                                               precision="bf16_fp32_attention", **CPU_HEATMAPS),
                 augment=CPU_AUGMENT, pretrain=_pretrain_cpu,
                 cost_models=_paper_models, cost_protocol=ThroughputProtocol(batch_size=4, warmup=1, repeats=2, rounds=1)),
     # The paper's setting (Table 1, §4.1): COCO train2017 -> val2017 at 256x192, ViTPose-B against
