@@ -234,7 +234,7 @@ def _carry_over(records: dict) -> str:
     if records["data"]["config"]["dataset"] == "coco":
         return ""
     pretrained = all(start(records, b) == "pretrain" for b in BACKBONES)
-    how = ("pretrained briefly on small natural images, then" if pretrained else
+    how = ("pretrained briefly on small natural images and then trained" if pretrained else
            "trained from scratch (or from the weights INIT_ENV named)")
     return ("What does not carry over: the paper's ViTs are pretrained at length on ImageNet and large, ours are small, "
             f"{how} for a few epochs on generated figures, so absolute APs are not comparable to COCO's.")
