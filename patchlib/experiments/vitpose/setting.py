@@ -13,6 +13,7 @@ from .readers import RESNET_STRIDE, backbone_stride, feature_map, paper_map
 
 INIT_ENV = {"vit": "PATCHLIB_VITPOSE_VIT_INIT", "resnet": "PATCHLIB_VITPOSE_RESNET_INIT"}  # as models.init_weights
 START_WORDS = {"pretrain": "its in-book pretraining", "init": "weights named by INIT_ENV", "random": "random weights"}
+DATASET_NAMES = {"cifar10": "CIFAR-10", "shapes10": "shapes10 (the book's generated shapes)"}
 
 
 # ---- how this run differs ----
@@ -182,9 +183,10 @@ def pretraining_bullet(records: dict, num) -> str:
         else:
             record = runs[backbone]
             train, result = record["config"]["train"], record["result"]
+            dataset = DATASET_NAMES.get(record["config"]["dataset"], record["config"]["dataset"])
             images = (f"{num(f'pretrain_{backbone}_images', record['provenance']['data']['n_train'], ',')} "
-                      f"{record['config']['dataset']} training images for {num(f'pretrain_{backbone}_epochs', train['epochs'])}"
-                      f" epochs ({_minutes(record, f'pretrain_{backbone}', num)} min)")
+                      f"{dataset} training images for {num(f'pretrain_{backbone}_epochs', train['epochs'])} "
+                      f"epoch{'s' if train['epochs'] != 1 else ''} ({_minutes(record, f'pretrain_{backbone}', num)} min)")
             if result["objective"] == "mae":
                 ours.append(f"our ViT was pretrained in the book as a masked autoencoder (He et al.) on {images}: "
                             f"{num('mask_percent', 100 * train['mask_ratio'], 'g')} % of its "
@@ -257,6 +259,7 @@ def pretrain_caption(records: dict, num) -> str:
     for backbone, record in pretrain_runs(records).items():
         plotted = "the MAE loss on the removed patches" if record["result"]["objective"] == "mae" else "the accuracy"
         tests = num(f"pretrain_{backbone}_test_images", record["provenance"]["data"]["n_test"], ",")
+        dataset = DATASET_NAMES.get(record["config"]["dataset"], record["config"]["dataset"]).split(" (")[0]
         panels.append(f"{BACKBONE_LABELS[backbone]}: {plotted} on training crops and on the centre crops of "
-                      f"{tests} {record['config']['dataset']} test images")
+                      f"{tests} {dataset} test images")
     return f"The backbones' pretraining, per epoch. {'; '.join(panels)}." if panels else ""
