@@ -147,20 +147,24 @@ def test_the_loader_streams_batches_in_order_with_the_labels(tmp_path):
 
 # Released checkpoints' settings: DeiT/EViT (0.875), big_vision ViT (0.9, inception mean), a
 # bilinear full-image crop at MobileViT's size without normalisation.
-PARITY_CONFIGS = [(224, 0.875, "bicubic", IMAGENET_MEAN, IMAGENET_STD),
-                  (224, 0.9, "bicubic", INCEPTION_MEAN, INCEPTION_STD),
-                  (256, 1.0, "bilinear", (0.0, 0.0, 0.0), (1.0, 1.0, 1.0))]
+# bilinear full-image crop at MobileViT's size without normalisation; big_vision's FlexiViT squash
+# (resize(272)|central_crop(240)).
+PARITY_CONFIGS = [(224, 0.875, "bicubic", IMAGENET_MEAN, IMAGENET_STD, "center"),
+                  (224, 0.9, "bicubic", INCEPTION_MEAN, INCEPTION_STD, "center"),
+                  (256, 1.0, "bilinear", (0.0, 0.0, 0.0), (1.0, 1.0, 1.0), "center"),
+                  (240, 240 / 272, "bilinear", INCEPTION_MEAN, INCEPTION_STD, "squash")]
 
 
-@pytest.mark.parametrize("size, crop_pct, interpolation, mean, std", PARITY_CONFIGS,
-                         ids=["deit-0.875-bicubic", "vit-0.9-bicubic", "mobilevit-1.0-bilinear"])
-def test_eval_transform_matches_timm(size, crop_pct, interpolation, mean, std):
+@pytest.mark.parametrize("size, crop_pct, interpolation, mean, std, crop_mode", PARITY_CONFIGS,
+                         ids=["deit-0.875-bicubic", "vit-0.9-bicubic", "mobilevit-1.0-bilinear", "flexivit-squash"])
+def test_eval_transform_matches_timm(size, crop_pct, interpolation, mean, std, crop_mode):
     from timm.data import create_transform, resolve_data_config
 
     config = resolve_data_config({"input_size": (3, size, size), "crop_pct": crop_pct, "interpolation": interpolation,
-                                  "mean": mean, "std": std})
+                                  "mean": mean, "std": std, "crop_mode": crop_mode})
     ours, reference = EvalTransform.from_timm(config), create_transform(**config)
-    assert ours == EvalTransform(size, crop_pct, interpolation, mean, std)
+    resize = {"center": "shorter", "squash": "square"}[crop_mode]
+    assert ours == EvalTransform(size, crop_pct, interpolation, mean, std, resize)
     rng = np.random.default_rng(0)
     for height, width in [(375, 500), (200, 150)]:  # a typical ImageNet photo; a small one (upsampled)
         image = Image.fromarray(rng.integers(0, 256, (height, width, 3), dtype=np.uint8))
@@ -181,4 +185,6 @@ def test_eval_transform_geometry_and_parameter_checks():
         EvalTransform(224, 1.2, "bicubic", IMAGENET_MEAN, IMAGENET_STD)
     with pytest.raises(ValueError, match="crop_mode 'center'"):
         EvalTransform.from_timm({"input_size": (3, 224, 224), "crop_pct": 1.0, "interpolation": "bicubic",
-                                 "mean": IMAGENET_MEAN, "std": IMAGENET_STD, "crop_mode": "squash"})
+                                 "mean": IMAGENET_MEAN, "std": IMAGENET_STD, "crop_mode": "border"})
+    with pytest.raises(ValueError, match="resize must be 'shorter' or 'square'"):
+        EvalTransform(224, 0.9, "bicubic", IMAGENET_MEAN, IMAGENET_STD, "crop")

@@ -235,15 +235,18 @@ def read_imagenet_val(data_root: str | Path | None = None, *, allow_subset: bool
 
 @dataclass(frozen=True)
 class EvalTransform:
-    """timm's center-crop evaluation transform (`transforms_imagenet_eval`, crop_mode "center"):
-    resize the shorter side to floor(size / crop_pct) with PIL's `interpolation`, center-crop
-    size x size, scale to [0, 1], subtract mean and divide by std per channel."""
+    """timm's evaluation transform (`transforms_imagenet_eval`): resize with PIL's `interpolation`
+    the shorter side to floor(size / crop_pct) (`resize` "shorter", timm's crop_mode "center") or the
+    whole image to that square (`resize` "square", timm's crop_mode "squash", big_vision's
+    `resize(n)|central_crop(size)`), center-crop size x size, scale to [0, 1], subtract mean and
+    divide by std per channel."""
 
     size: int
     crop_pct: float
     interpolation: str  # "bicubic" or "bilinear": what the checkpoint was evaluated with
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
+    resize: str = "shorter"  # "shorter" (keep the aspect ratio) or "square" (squash to a square)
 
     def __post_init__(self):
         if not isinstance(self.size, int) or self.size < 1:
@@ -252,17 +255,25 @@ class EvalTransform:
             raise ValueError(f"EvalTransform crop_pct must be in (0, 1], got {self.crop_pct!r}")
         if self.interpolation not in ("bicubic", "bilinear"):
             raise ValueError(f"EvalTransform interpolation must be 'bicubic' or 'bilinear', got {self.interpolation!r}")
+        if self.resize not in ("shorter", "square"):
+            raise ValueError(f"EvalTransform resize must be 'shorter' or 'square', got {self.resize!r}")
         if len(self.mean) != 3 or len(self.std) != 3 or min(self.std) <= 0:
             raise ValueError(f"EvalTransform mean and std need 3 values (std > 0), got {self.mean}, {self.std}")
 
     @classmethod
     def from_timm(cls, config: dict) -> EvalTransform:
-        """From `timm.data.resolve_data_config(...)`'s dict (square input_size, crop_mode "center")."""
+        """From `timm.data.resolve_data_config(...)`'s dict (square input_size, crop_mode "center" or "squash")."""
         _, height, width = config["input_size"]
-        if height != width or config.get("crop_mode", "center") != "center":
-            raise ValueError(f"EvalTransform reads square inputs with crop_mode 'center', got {config}")
+        modes = {"center": "shorter", "squash": "square"}
+        if height != width or config.get("crop_mode", "center") not in modes:
+            raise ValueError(f"EvalTransform reads square inputs with crop_mode 'center' or 'squash', got {config}")
         return cls(int(height), float(config["crop_pct"]), config["interpolation"], tuple(config["mean"]),
-                   tuple(config["std"]))
+                   tuple(config["std"]), modes[config.get("crop_mode", "center")])
+
+    def record(self) -> dict:
+        """The settings as a record stores them (JSON types)."""
+        return {"size": self.size, "crop_pct": self.crop_pct, "interpolation": self.interpolation,
+                "mean": list(self.mean), "std": list(self.std), "resize": self.resize, "resize_to": self.resize_to}
 
     @property
     def resize_to(self) -> int:
@@ -272,7 +283,8 @@ class EvalTransform:
     def __call__(self, image: Image.Image) -> torch.Tensor:
         """float32 [3, size, size] from an RGB PIL image."""
         mode = TF.InterpolationMode.BICUBIC if self.interpolation == "bicubic" else TF.InterpolationMode.BILINEAR
-        image = TF.center_crop(TF.resize(image, [self.resize_to], interpolation=mode), [self.size, self.size])
+        shape = [self.resize_to] if self.resize == "shorter" else [self.resize_to, self.resize_to]
+        image = TF.center_crop(TF.resize(image, shape, interpolation=mode), [self.size, self.size])
         pixels = TF.pil_to_tensor(image).to(torch.float32).div(255)
         return TF.normalize(pixels, list(self.mean), list(self.std))
 

@@ -46,6 +46,7 @@ import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
 
+from ..data.imagenet import IMAGENET_MEAN, IMAGENET_STD, INCEPTION_MEAN, INCEPTION_STD, EvalTransform
 from .registry import create_model
 
 FORMATS = ("timm_vit", "evit", "timm_flexivit", "timm_convmixer", "timm_mobilevit", "vitpose", "mae")
@@ -276,11 +277,33 @@ class Checkpoint:
     url: str | None = None                # official direct-download URL
     page: str | None = None               # official page to download from by hand
     source: str = ""                      # who released them
+    # How the release evaluates its images (classifiers: the ImageNet-1k val preprocessing of its own code or
+    # timm's validated config), and where that setting is stated.
+    preprocessing: EvalTransform | None = None
+    preprocessing_source: str = ""
+
+
+# Evaluation preprocessing of the releases (see `Checkpoint.preprocessing`).
+_TIMM_CFG = "timm's pretrained_cfg of the release (timm 1.0; tests/test_pretrained.py compares)"
+_DEIT_EVAL = EvalTransform(224, 224 / 256, "bicubic", IMAGENET_MEAN, IMAGENET_STD)
+_DEIT_EVAL_SOURCE = ("DeiT's and EViT's datasets.py: Resize(int(256 / 224 * 224), bicubic), CenterCrop(224), ImageNet "
+                     "mean and std (timm's config for DeiT says crop 0.9; the papers' numbers used 0.875)")
+_BIG_VISION_VIT_EVAL = EvalTransform(224, 0.9, "bicubic", INCEPTION_MEAN, INCEPTION_STD)
+# big_vision's FlexiViT configs (configs/proj/flexivit/i1k_deit3_distill.py, pp_eval): decode|resize(res // 7 * 8)|
+# central_crop(res)|value_range(-1, 1), where resize(n) squashes the image to n x n (bilinear, TensorFlow's resize).
+_FLEXIVIT_EVAL = EvalTransform(240, 240 / (240 // 7 * 8), "bilinear", INCEPTION_MEAN, INCEPTION_STD, "square")
+_FLEXIVIT_EVAL_SOURCE = ("big_vision configs/proj/flexivit/i1k_deit3_distill.py pp_eval: resize(272) to a square, "
+                         "central_crop(240), value_range(-1, 1); PIL's antialiased bilinear resize and JPEG decoder "
+                         "here where big_vision uses TensorFlow's")
+_CONVMIXER_EVAL = EvalTransform(224, 0.96, "bicubic", IMAGENET_MEAN, IMAGENET_STD)
 
 
 def _mobilevit(name: str) -> Checkpoint:
+    crop = 0.9 if name.startswith("mobilevit_") else 0.888  # v1, v2: timm's configs of the cvnets weights
     return Checkpoint(name, "timm_mobilevit", f"{name}.cvnets_in1k.safetensors", timm=f"{name}.cvnets_in1k",
-                      source="Apple ml-cvnets release, via timm")
+                      source="Apple ml-cvnets release, via timm",
+                      preprocessing=EvalTransform(256, crop, "bicubic", (0.0, 0.0, 0.0), (1.0, 1.0, 1.0)),
+                      preprocessing_source=_TIMM_CFG)
 
 
 _FLEXIVIT_WIDTHS = {"small": {"dim": 384, "heads": 6}, "base": {}, "large": {"dim": 1024, "depth": 24, "heads": 16}}
@@ -296,7 +319,8 @@ def _evit(keep_rate: float, fuse: bool) -> Checkpoint:
                       overrides={"dim": 384, "heads": 6, "evit": EViTConfig(keep_rate=keep_rate, layers=(3, 6, 9),
                                                                            fuse_inattentive=fuse)},
                       page=_EVIT_PAGE, source=f"EViT model zoo (DeiT-S, keep rate {keep_rate}, "
-                                              f"{'with' if fuse else 'without'} inattentive-token fusion)")
+                                              f"{'with' if fuse else 'without'} inattentive-token fusion)",
+                      preprocessing=_DEIT_EVAL, preprocessing_source=_DEIT_EVAL_SOURCE)
 
 
 CHECKPOINTS: dict[str, Checkpoint] = {
@@ -304,30 +328,35 @@ CHECKPOINTS: dict[str, Checkpoint] = {
     "vit_large_patch32_224.orig_in21k": Checkpoint(
         "vit_large_patch16_224", "timm_vit", "vit_large_patch32_224.orig_in21k.safetensors",
         overrides={"patch_size": 32, "num_classes": 0}, timm="vit_large_patch32_224.orig_in21k",
-        source="Google's original ViT release, via timm"),
+        source="Google's original ViT release, via timm", preprocessing=_BIG_VISION_VIT_EVAL,
+        preprocessing_source=_TIMM_CFG),
     "vit_base_patch16_224.augreg_in21k_ft_in1k": Checkpoint(
         "vit_base_patch16_224", "timm_vit", "vit_base_patch16_224.augreg_in21k_ft_in1k.safetensors",
-        timm="vit_base_patch16_224.augreg_in21k_ft_in1k", source="Google's AugReg release, via timm"),
+        timm="vit_base_patch16_224.augreg_in21k_ft_in1k", source="Google's AugReg release, via timm",
+        preprocessing=_BIG_VISION_VIT_EVAL, preprocessing_source=_TIMM_CFG),
     "deit_small_patch16_224.fb_in1k": Checkpoint(
         "vit_base_patch16_224", "timm_vit", "deit_small_patch16_224-cd65a155.pth", overrides={"dim": 384, "heads": 6},
         timm="deit_small_patch16_224.fb_in1k", url="https://dl.fbaipublicfiles.com/deit/deit_small_patch16_224-cd65a155.pth",
-        source="DeiT release (facebookresearch/deit)"),
+        source="DeiT release (facebookresearch/deit)", preprocessing=_DEIT_EVAL, preprocessing_source=_DEIT_EVAL_SOURCE),
     # FlexiViT: big_vision's .npz, read by timm at the stored 32x32 kernel on the 7x7 grid.
     **{f"flexivit_{size}.1200ep_in1k": Checkpoint(
         "flexivit_base", "timm_flexivit", f"flexivit_{size[0]}_i1k.npz", overrides=_FLEXIVIT_WIDTHS[size],
         timm=f"flexivit_{size}.1200ep_in1k",
         timm_kwargs={"patch_size": 32, "img_size": 224}, original_npz=True,
         url=f"https://storage.googleapis.com/big_vision/flexivit/flexivit_{size[0]}_i1k.npz",
-        source="big_vision FlexiViT release") for size in ("small", "base", "large")},
+        source="big_vision FlexiViT release", preprocessing=_FLEXIVIT_EVAL, preprocessing_source=_FLEXIVIT_EVAL_SOURCE)
+       for size in ("small", "base", "large")},
     **{f"flexivit_base.patch{p}_in21k": Checkpoint(
         "flexivit_base", "timm_flexivit", f"vit_b{p}_i21k_300ep.npz",
         overrides={"num_classes": 21843, "patch_sizes": (p,), "base_patch_size": p, "base_grid": 240 // p},
         timm=f"flexivit_base.patch{p}_in21k", timm_kwargs={"patch_size": p, "img_size": 240}, original_npz=True,
         url=f"https://storage.googleapis.com/big_vision/flexivit/vit_b{p}_i21k_300ep.npz",
-        source=f"big_vision FlexiViT release (the ViT-B/{p} baseline)") for p in (16, 30)},
+        source=f"big_vision FlexiViT release (the ViT-B/{p} baseline)", preprocessing=_FLEXIVIT_EVAL,
+        preprocessing_source=_FLEXIVIT_EVAL_SOURCE) for p in (16, 30)},
     # ConvMixer (locuslab release, timm's names) and MobileViT v1/v2 (ml-cvnets, via timm).
     **{f"{name}.in1k": Checkpoint(ours, "timm_convmixer", f"{name}.in1k.safetensors", timm=f"{name}.in1k",
-                                  source="locuslab/convmixer release, via timm")
+                                  source="locuslab/convmixer release, via timm", preprocessing=_CONVMIXER_EVAL,
+                                  preprocessing_source=_TIMM_CFG)
        for name, ours in (("convmixer_1536_20", "convmixer_1536_20"), ("convmixer_768_32", "convmixer_768_32"),
                           ("convmixer_1024_20_ks9_p14", "convmixer_1024_20"))},
     **{f"{name}.cvnets_in1k": _mobilevit(name) for name in
