@@ -2,6 +2,8 @@
 #   make reproduce [PROFILE=smoke|cpu|gpu] [PATCHLIB_DATA=/path/to/data]   notebooks + book
 #   make reproduce PROFILE=gpu DRY_RUN=1                                    a few steps of everything, on any device
 #   make reproduce PROFILE=cpu RECOMPUTE=stale                              recompute records of other code or data
+#   make reproduce PROFILE=pretrained [DRY_RUN=1]                           the released checkpoints on the papers'
+#                                                                         benchmarks (evaluation only; lists what is missing)
 #   make test                                                             every test, the notebooks' checked outputs included
 # `make help` lists the variables and the values each accepts; every one is checked before anything runs.
 SHELL := /bin/bash
@@ -40,6 +42,9 @@ dry_run = $(if $(filter $(DRY_RUN_YES),$(call lowercase,$(DRY_RUN))),True,False)
 help:
 	@echo "make reproduce [PROFILE=smoke|cpu|gpu]  run the notebooks with papermill, then build the book"
 	@echo "make reproduce PROFILE=gpu DRY_RUN=1     check the gpu profile: full-size models, a few steps each"
+	@echo "make reproduce PROFILE=pretrained        evaluate the papers' released checkpoints on ImageNet-1k val and"
+	@echo "                                        COCO val2017 (lists the missing weights and data, runs the rest);"
+	@echo "                                        DRY_RUN=1: random weights in each official format, generated images"
 	@echo "make notebooks / make book               the two halves of reproduce"
 	@echo "make test                               unit tests, the smoke book built and checked"
 	@echo "make test-fast                          unit tests only (no notebook, no book)"
@@ -49,7 +54,8 @@ help:
 	@echo "make setup                              create or reuse the pinned virtual environment (.venv)"
 	@echo
 	@echo "Variables (make refuses a bad value, saying why, before any notebook runs):"
-	@echo "  PROFILE=smoke|cpu|gpu                 the chapters' profile (default smoke)"
+	@echo "  PROFILE=smoke|cpu|gpu|pretrained      the chapters' profile (default smoke); pretrained executes"
+	@echo "                                        notebooks/pretrained.ipynb per chapter into <chapter>_pretrained.ipynb"
 	@echo "  CHAPTERS='vit evit ...'               which chapters, of: $(ALL_CHAPTERS) (default all; patchlib/chapters.py)"
 	@echo "  SEED=N                                a non-negative integer (default 0)"
 	@echo "  DEVICE=auto|cpu|cuda|cuda:1|...       one word (default auto: CUDA when available)"
@@ -97,6 +103,8 @@ locked = if [ "$${PATCHLIB_MAKE_LOCK:-}" = $(call quote,$(LOCK)) ]; then \
 # Execute every chapter notebook with papermill into the book (executed copies are not committed).
 # The variables and the profile are checked before any kernel starts. A notebook runs into build/runs/
 # and replaces the book's copy only when it succeeds; a failed run is kept as build/runs/<chapter>.failed.ipynb.
+# PROFILE=pretrained executes notebooks/pretrained.ipynb once per chapter (-p chapter <chapter>) into
+# <chapter>_pretrained.ipynb instead (the chapter notebooks are not run), after listing what is missing.
 RUNS ?= build/runs
 notebooks: check-vars setup
 	@$(PY) -m patchlib.profiles $(call quote,$(strip $(PROFILE)))
@@ -105,19 +113,24 @@ notebooks: check-vars setup
 _notebooks: check-vars
 	@runs=$(call quote,$(RUNS)); book=$(call quote,$(BOOK_CHAPTERS)); \
 	mkdir -p "$$book" "$$runs"; \
+	$(if $(filter pretrained,$(strip $(PROFILE))),$(if $(filter True,$(dry_run)),,$(PY) -m patchlib.experiments.pretrained \
+	    check --chapters $(CHAPTERS) || exit 1;)) \
 	for chapter in $(CHAPTERS); do \
 	    echo "== $$chapter ($(PROFILE) profile)"; \
-	    running="$$runs/$$chapter.running.ipynb"; \
-	    if $(PY) -m papermill "notebooks/$$chapter.ipynb" "$$running" \
+	    source="notebooks/$$chapter.ipynb"; page="$$chapter"; \
+	    $(if $(filter pretrained,$(strip $(PROFILE))),source=notebooks/pretrained.ipynb; page="$${chapter}_pretrained";) \
+	    running="$$runs/$$page.running.ipynb"; \
+	    if $(PY) -m papermill "$$source" "$$running" \
 	        --cwd notebooks --log-output --no-progress-bar \
+	        $(if $(filter pretrained,$(strip $(PROFILE))),-p chapter "$$chapter") \
 	        -p profile $(call quote,$(strip $(PROFILE))) -p seed $(SEED) -p device $(call quote,$(strip $(DEVICE))) \
 	        -p dry_run $(dry_run) \
 	        $(if $(filter stale,$(RECOMPUTE)),-p force stale,)$(if $(filter all,$(RECOMPUTE)),-p force True,); then \
-	        mv -f "$$running" "$$book/$$chapter.ipynb"; \
+	        mv -f "$$running" "$$book/$$page.ipynb"; \
 	    else \
-	        mv -f "$$running" "$$runs/$$chapter.failed.ipynb" 2>/dev/null; \
-	        echo "== $$chapter failed: $$book/$$chapter.ipynb is left as it was;" \
-	             "the failed run is in $$runs/$$chapter.failed.ipynb" >&2; \
+	        mv -f "$$running" "$$runs/$$page.failed.ipynb" 2>/dev/null; \
+	        echo "== $$chapter failed: $$book/$$page.ipynb is left as it was;" \
+	             "the failed run is in $$runs/$$page.failed.ipynb" >&2; \
 	        exit 1; \
 	    fi; \
 	done

@@ -7,11 +7,14 @@ so `python3 patchlib/chapters.py` works before the environment exists (the Makef
 
     python3 patchlib/chapters.py            the chapter names, one line
     python3 patchlib/chapters.py --toc      the book's _toc.yml, generated
+    python3 patchlib/chapters.py --toc --book-dir book   the same, with each chapter's pretrained-profile
+                                            page as a section where book/chapters/<chapter>_pretrained.ipynb exists
 """
 from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -69,18 +72,27 @@ TOC_FOOTER = """\
 """
 
 
-def toc(chapters: tuple[Chapter, ...] = CHAPTERS) -> str:
-    """The book's `_toc.yml`: one numbered chapter per registered chapter, in order."""
-    return TOC_HEADER + "".join(f"      - file: chapters/{chapter.name}\n" for chapter in chapters) + TOC_FOOTER
+def toc(chapters: tuple[Chapter, ...] = CHAPTERS, book_dir: str | Path | None = None) -> str:
+    """The book's `_toc.yml`: one numbered chapter per registered chapter, in order. With `book_dir`, a
+    chapter whose pretrained-profile page `<book_dir>/chapters/<chapter>_pretrained.ipynb` exists (`make
+    notebooks PROFILE=pretrained`) gets it as a section."""
+    lines = []
+    for chapter in chapters:
+        lines.append(f"      - file: chapters/{chapter.name}\n")
+        if book_dir is not None and (Path(book_dir) / "chapters" / f"{chapter.name}_pretrained.ipynb").is_file():
+            lines.append(f"        sections:\n          - file: chapters/{chapter.name}_pretrained\n")
+    return TOC_HEADER + "".join(lines) + TOC_FOOTER
 
 
 def main(argv: list[str]) -> int:
     if argv == ["--toc"]:
         sys.stdout.write(toc())
+    elif len(argv) == 3 and argv[:2] == ["--toc", "--book-dir"]:
+        sys.stdout.write(toc(book_dir=argv[2]))
     elif not argv:
         print(" ".join(NAMES))
     else:
-        print("usage: python3 patchlib/chapters.py [--toc]", file=sys.stderr)
+        print("usage: python3 patchlib/chapters.py [--toc [--book-dir BOOK]]", file=sys.stderr)
         return 2
     return 0
 

@@ -1,4 +1,5 @@
-"""The three run profiles, defined once for every chapter.
+"""The run profiles, defined once for every chapter: three that train (smoke, cpu, gpu) and one that
+evaluates the papers' released weights (pretrained).
 
 A profile fixes the data, the hardware it is meant for and its time budget; each chapter
 declares its own sizes (model, epochs, subset) for each profile next to its experiment code.
@@ -35,6 +36,12 @@ PROFILES = {
                    "modelled: minutes of training per CIFAR-10 chapter, about 18 h for ViTPose (the dry run prints "
                    "each chapter's)",
                    GPU_DESCRIPTION),
+    # Evaluation only (patchlib.experiments.pretrained): the released weights on the real validation sets.
+    "pretrained": Profile("pretrained", "ImageNet-1k val; COCO val2017", "1 GPU",
+                          "about an hour of evaluation on one GPU (not yet measured)",
+                          "Evaluates the papers' released checkpoints on the papers' own benchmarks (ImageNet-1k "
+                          "val, COCO val2017) and checks the published numbers, where the cpu and gpu profiles "
+                          "retrain each chapter at a smaller scale; nothing is trained."),
 }
 
 

@@ -42,8 +42,9 @@ def allowed_for_readers(name: str) -> bool:
     parts = name.split(".")
     if name.startswith(READER_IMPORTS):
         return True
-    # patchlib.experiments.<chapter>.readers / .config (and names imported from them)
-    return len(parts) >= 4 and parts[1] == "experiments" and parts[2] in chapters.NAMES \
+    # patchlib.experiments.<chapter>.readers / .config (and names imported from them); the pretrained
+    # profile's package (patchlib.experiments.pretrained) has the same shape
+    return len(parts) >= 4 and parts[1] == "experiments" and parts[2] in (*chapters.NAMES, "pretrained") \
         and parts[3] not in ("pieces", "__init__")
 
 

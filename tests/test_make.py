@@ -25,7 +25,7 @@ BOOK = REPO / "book"
 REGISTRY = '''\
 import sys
 NAMES = ("broken", "ok")
-if sys.argv[1:] == ["--toc"]:
+if sys.argv[1:2] == ["--toc"]:  # also `--toc --book-dir BOOK` (Makefile.book)
     print("format: jb-book\\nroot: intro\\nchapters:\\n" + "".join(f"  - file: chapters/{n}\\n" for n in NAMES), end="")
 else:
     print(" ".join(NAMES))

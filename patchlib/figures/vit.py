@@ -26,7 +26,7 @@ def figure7(record: dict, *, seeds: list[dict] | None = None, components_shown: 
     result = record["result"]
     components = np.asarray(result["pca_components"])[:components_shown]
     similarity = np.asarray(result["pos_embed_similarity"])       # [gh, gw, gh, gw]
-    distance = np.asarray(result["attention_distance"])            # [layers, heads]
+    distance = np.asarray(result["attention_distance"])            # [layers, heads] (None: not computed)
     gh, gw = similarity.shape[:2]
 
     fig = plt.figure(figsize=(13, 4.4))
@@ -61,6 +61,10 @@ def figure7(record: dict, *, seeds: list[dict] | None = None, components_shown: 
     fig.colorbar(image, ax=ax, shrink=0.8, pad=0.03, label="cosine similarity")
 
     ax = fig.add_subplot(outer[2])
+    if result["attention_distance"] is None:  # a record without images (the pretrained profile without val)
+        ax.axis("off")
+        ax.text(0.5, 0.5, "Attention distance:\nnot computed\n(no validation images)", ha="center", va="center")
+        return fig
     layers, heads = distance.shape
     reference = attention_reference(result["grid"], result["patch_size"])
     ax.axhspan(reference["blind_low"], reference["blind_high"], color="0.9", zorder=0,

@@ -385,10 +385,14 @@ def load_pretrained(name: str, *, data_root: str | Path | None = None, download:
     entries give a ViTPose model whose backbone holds the MAE encoder (the decoder stays random)."""
     if name not in CHECKPOINTS:
         raise ValueError(f"unknown checkpoint {name!r}; known: {', '.join(sorted(CHECKPOINTS))}")
-    entry = CHECKPOINTS[name]
+    return load_release(CHECKPOINTS[name], name=name, folder=weights_dir(data_root), download=download, **overrides)
+
+
+def load_release(entry: Checkpoint, *, name: str, folder: Path, download: bool = True, **overrides) -> nn.Module:
+    """`load_pretrained` of a `Checkpoint` entry (registered or not) from the weights folder `folder`."""
     model = create_model(entry.model, **(entry.overrides | overrides))
     target = model.backbone.vit if entry.format == "mae" else model
-    path = weights_dir(data_root) / entry.file
+    path = Path(folder) / entry.file
     if path.is_file() and path.suffix != ".npz":
         load_checkpoint(target, path, format=entry.format)
     elif entry.timm and (download or path.is_file()):

@@ -1,0 +1,124 @@
+"""The `pretrained` profile's dry run (issue 25 §4): every evaluation on generated inputs, through the
+same readers and converters as a real run, so the profile cannot rot without the weights or the data.
+
+- Data: the generated ImageNet-format fixture (`write_imagenet_fixture`: real folder layout and class
+  mapping, a few classes) and a COCO-format set of generated people (`generate_people`), under a
+  dry-run data root.
+- Weights: random weights written in each release's official format and container (timm's state
+  dicts as safetensors, DeiT's {"model"}, EViT's {"model", "epoch", "args"}, ViTPose's mmcv
+  {"meta", "state_dict"}), then read back by `load_release` and the format's converter, as a real
+  file would be. The models are shrunk (`shrunk`): fewer layers, a head over the fixture's classes;
+  widths, kernels, patch sizes and grids stay the release's. FlexiViT's releases are big_vision .npz
+  files that timm reads into its state dict: the dry run writes that state dict directly.
+"""
+from __future__ import annotations
+
+import argparse
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+
+from ...data.imagenet import write_imagenet_fixture
+from ...models.checkpoints import CHECKPOINTS, Checkpoint
+from ...models.registry import create_model
+from ...models.vitpose import PoseViTConfig
+from ...pose.synthetic import generate_people
+
+CLASSES, PER_CLASS = 4, 2      # the ImageNet fixture: 8 images of the first 4 ImageNet-1k classes
+PEOPLE_IMAGES = 3              # generated COCO val2017 images
+DRY_DEPTH = 1                  # Transformer blocks / ConvMixer layers of a shrunk model
+
+
+def shrunk(entry: Checkpoint, classes: int = CLASSES) -> Checkpoint:
+    """The release `entry` as the dry run builds it: fewer layers, `classes` outputs, the file name of
+    the state dict it writes (`.safetensors` for a big_vision .npz)."""
+    head = {} if entry.overrides.get("num_classes") == 0 else {"num_classes": classes}
+    if entry.format == "evit":  # keep rates at layers 2-4 of 4 (DeiT-S: 4, 7, 10 of 12)
+        overrides = {"depth": 4, "evit": replace(entry.overrides["evit"], layers=(1, 2, 3))} | head
+    elif entry.format in ("timm_vit", "timm_flexivit", "timm_convmixer"):
+        overrides = {"depth": DRY_DEPTH} | head
+    elif entry.format == "timm_mobilevit":
+        overrides = head
+    elif entry.format == "vitpose":  # ViTPose-B's widths
+        overrides = {"backbone": PoseViTConfig(dim=768, depth=DRY_DEPTH, heads=12)}
+    else:
+        raise ValueError(f"the pretrained dry run has no shrunk form of {entry.format!r} releases")
+    file = Path(entry.file).with_suffix(".safetensors").name if entry.file.endswith(".npz") else entry.file
+    return replace(entry, file=file, overrides=entry.overrides | overrides)
+
+
+_VITPOSE_OFFICIAL = ((r"^backbone\.vit\.norm\.", "backbone.last_norm."), (r"^backbone\.vit\.", "backbone."),
+                     (r"^decoder\.deconvs\.", "keypoint_head.deconv_layers."),
+                     (r"^decoder\.head\.", "keypoint_head.final_layer."))
+
+
+def official_state(entry: Checkpoint, seed: int = 0) -> dict[str, torch.Tensor]:
+    """Random weights of (shrunk) `entry` under the official key names: timm's own model for timm's
+    ConvMixer and MobileViT layouts; for ViT/DeiT/EViT (timm's names are ours), FlexiViT (no class-token
+    position slot) and ViTPose (the inverse of `checkpoints.RENAMES["vitpose"]`), our model's, renamed."""
+    import re
+
+    torch.manual_seed(seed)
+    ours = create_model(entry.model, **entry.overrides)
+    if entry.format == "timm_convmixer":
+        from timm.models.convmixer import ConvMixer
+
+        c = ours.config
+        act = torch.nn.ReLU if c.activation == "relu" else torch.nn.GELU
+        return ConvMixer(dim=c.dim, depth=c.depth, kernel_size=c.kernel_size, patch_size=c.patch_size,
+                         num_classes=c.num_classes, act_layer=act).state_dict()
+    if entry.format == "timm_mobilevit":
+        import timm
+
+        return timm.create_model(entry.model, num_classes=entry.overrides.get("num_classes", 1000)).state_dict()
+    state = {key: value for key, value in ours.state_dict().items() if value.numel() > 0}  # headless: no head keys
+    if entry.format == "timm_flexivit":
+        state["pos_embed"] = state["pos_embed"][:, 1:]
+    if entry.format == "vitpose":
+        renamed = {}
+        for key, value in state.items():
+            for pattern, replacement in _VITPOSE_OFFICIAL:  # the first rule that matches
+                key, matched = re.subn(pattern, replacement, key)
+                if matched:
+                    break
+            renamed[key] = value
+        state = renamed
+    return state
+
+
+def write_official(entry: Checkpoint, folder: Path, seed: int = 0) -> Path:
+    """Write random weights of (shrunk) `entry` into `folder`/`entry.file` in the release's container."""
+    path = Path(folder) / entry.file
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {key: value.detach().clone().contiguous() for key, value in official_state(entry, seed).items()}
+    if path.suffix == ".safetensors":
+        from safetensors.torch import save_file
+
+        save_file(state, path)
+    elif entry.format == "evit":
+        torch.save({"model": state, "epoch": 299, "args": argparse.Namespace(base_keep_rate=0.7)}, path)
+    elif entry.format == "vitpose":
+        torch.save({"meta": {"epoch": 210}, "state_dict": state}, path)
+    else:
+        torch.save({"model": state}, path)
+    return path
+
+
+def write_inputs(root: str | Path, checkpoints: tuple[str, ...] = tuple(CHECKPOINTS), *,
+                 weights: str | Path | None = None) -> tuple[Path, Path]:
+    """The dry run's data root and weights folder under `root` (weights: `weights` if given, else
+    `root`/weights): the ImageNet fixture, generated COCO val2017 people, and random official-format
+    weights of `checkpoints` (the ImageNet classifiers with the fixture's classes). Files already
+    there are kept (a second dry run reuses them)."""
+    root = Path(root)
+    folder = Path(weights) if weights is not None else root / "weights"
+    if not (root / "imagenet" / "val").is_dir():
+        write_imagenet_fixture(root, classes=CLASSES, per_class=PER_CLASS, layout="folder")
+    if not (root / "coco" / "annotations" / "person_keypoints_val2017.json").is_file():
+        generate_people(root / "coco", "val2017", num_images=PEOPLE_IMAGES, seed=1, image_size=(256, 192))
+    for seed, name in enumerate(checkpoints):
+        entry = shrunk(CHECKPOINTS[name])
+        if not (folder / entry.file).is_file():
+            write_official(entry, folder, seed)
+    return root, folder
