@@ -21,14 +21,17 @@ from ...chapters import get_chapter
 from ...data import DataNotFoundError
 from ...data.imagenet import ImageNetFileError
 from ...models.checkpoints import weights_dir as default_weights_dir
-from ..common import ChapterRun, dry_run_results_dir
+from ..common import ChapterRun
 from . import dryrun
 from .check import Missing, chapter_missing, report
 from .config import DRY_RUN, EVALUATIONS, PROFILE, SIZES, TASKS, VITPOSE, Size, chapter_checkpoints
 from .pieces import Inputs, coco_record, fig7_record, flexivit_record, imagenet_record
 from .readers import claims, comparison_rows
 
-__all__ = ["DRY_RUN", "EVALUATIONS", "Inputs", "PROFILE", "SIZES", "Size", "claims", "comparison_rows", "context",
+# Where a dry run without a data root writes its generated inputs (build/ is never committed).
+DRY_RUN_INPUTS = Path(__file__).resolve().parents[3] / "build" / "dry-run" / "pretrained-inputs"
+
+__all__ = ["DRY_RUN_INPUTS", "DRY_RUN", "EVALUATIONS", "Inputs", "PROFILE", "SIZES", "Size", "claims", "comparison_rows", "context",
            "inputs", "report", "run"]
 
 
@@ -44,7 +47,7 @@ def inputs(chapter: str, *, data_root=None, weights_dir=None, dry_run: bool = Fa
     """Where the run reads: in a dry run without a data root, generated inputs under the dry-run folder
     (written once, `dryrun.write_inputs`); else the data root and the weights folder as given."""
     if dry_run and data_root is None:
-        root = dry_run_results_dir().parent / "pretrained-inputs"
+        root = DRY_RUN_INPUTS
         data_root, weights_dir = dryrun.write_inputs(root, chapter_checkpoints(chapter), weights=weights_dir)
     weights = Path(weights_dir).expanduser() if weights_dir is not None else default_weights_dir(data_root)
     return Inputs(Path(data_root).expanduser() if data_root is not None else None, weights, download)
@@ -56,8 +59,8 @@ def _read_val(ctx: ChapterRun, where: Inputs) -> tuple[object | None, Missing | 
     try:
         return read_val(ctx, where), None
     except (DataNotFoundError, ImageNetFileError, ValueError) as error:
-        return None, Missing("ImageNet-1k val", "the complete ILSVRC2012 validation set", "6.3 GB", str(error),
-                             "<data root>/imagenet/")
+        return None, Missing(f"ImageNet-1k val: {error}", "the complete ILSVRC2012 validation set", "6.3 GB",
+                             "https://image-net.org (ILSVRC2012_img_val.tar)", "<data root>/imagenet/")
 
 
 def run(chapter: str, profile: str = PROFILE, *, seed: int = 0, device="auto", data_root=None, results_dir=None,
@@ -71,7 +74,7 @@ def run(chapter: str, profile: str = PROFILE, *, seed: int = 0, device="auto", d
     ctx = context(chapter, profile, seed=seed, device=device, data_root=data_root, results_dir=results_dir,
                   force=force, progress=progress, dry_run=dry_run)
     where = inputs(chapter, data_root=data_root, weights_dir=weights_dir, dry_run=dry_run, download=download)
-    missing = chapter_missing(chapter, where.data_root, where.weights)
+    missing = chapter_missing(chapter, where.data_root, where.weights, dry_run)
     if download:  # weights that timm or an official URL can fetch are not missing
         missing = {key: [m for m in items if not m.what.startswith("weights")] for key, items in missing.items()}
     evaluations, val, val_problem = {}, None, None

@@ -48,8 +48,11 @@ def weight_source(name: str) -> str:
     return f"{entry.page} ({entry.source})"
 
 
-def missing_weights(name: str, folder: Path) -> Missing | None:
-    entry = CHECKPOINTS[name]
+def missing_weights(name: str, folder: Path, dry_run: bool = False) -> Missing | None:
+    """The released weights `name` if their file is not in `folder` (a dry run's: `dryrun.shrunk`'s file)."""
+    from .dryrun import shrunk
+
+    entry = shrunk(CHECKPOINTS[name]) if dry_run else CHECKPOINTS[name]
     if (Path(folder) / entry.file).is_file():
         return None
     return Missing(f"weights {name}", entry.file, SIZE_NOT_RECORDED, weight_source(name),
@@ -92,20 +95,20 @@ def missing_detections(data_root) -> Missing | None:
                    f"{resolve_data_root(data_root) / DETECTIONS_FOLDER}/")
 
 
-def chapter_missing(chapter: str, data_root, weights: Path) -> dict[str, list[Missing]]:
+def chapter_missing(chapter: str, data_root, weights: Path, dry_run: bool = False) -> dict[str, list[Missing]]:
     """{evaluation id: its missing inputs} for every evaluation of `chapter` (empty lists: runnable)."""
     found: dict[str, list[Missing]] = {}
     imagenet = missing_imagenet(data_root)
     for evaluation in EVALUATIONS.get(chapter, ()):
-        found[evaluation.id] = [m for m in (*(missing_weights(n, weights) for n in evaluation.checkpoints), imagenet)
-                                if m]
+        found[evaluation.id] = [m for m in (*(missing_weights(n, weights, dry_run) for n in evaluation.checkpoints),
+                                            imagenet) if m]
     if chapter == "vit":
-        found["vit_fig7"] = [m for m in (missing_weights(VIT_CHECKPOINT, weights),) if m]
+        found["vit_fig7"] = [m for m in (missing_weights(VIT_CHECKPOINT, weights, dry_run),) if m]
         found["vit_attention_distance"] = found["vit_fig7"] + ([imagenet] if imagenet else [])
     if chapter == "vitpose":
         coco, detections = missing_coco(data_root), missing_detections(data_root)
         for decoder, entry in VITPOSE.items():
-            base = [m for m in (missing_weights(entry["checkpoint"], weights), coco) if m]
+            base = [m for m in (missing_weights(entry["checkpoint"], weights, dry_run), coco) if m]
             found[f"vitpose_b_{decoder}_gt_boxes"] = base
             found[f"vitpose_b_{decoder}_detected_boxes"] = base + ([detections] if detections else [])
     return found

@@ -31,7 +31,7 @@ DRY_RUN_NOTE = ("DRY RUN: random weights in each release's official format, mode
                 "fixture's classes, on generated images (an ImageNet-format fixture, generated people in COCO's "
                 "format); the numbers mean nothing")
 SIZES = {PROFILE: Size()}
-DRY_RUN = {"batch_size": 4, "num_workers": 0}  # and n_images: common.DRY_RUN_IMAGES (dry_run_size)
+DRY_RUN = {"n_images": 4, "batch_size": 4, "num_workers": 0}  # a handful of images, one batch
 
 # The verdict rule of a top-1 against its published value: reproduced when |ours - paper| <= max(TOLERANCE,
 # 2 s.e.), the s.e. binomial over the images evaluated. timm's own re-evaluations of released weights differ

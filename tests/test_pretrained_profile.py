@@ -1,0 +1,160 @@
+"""The `pretrained` profile (issue 25 §3-4), offline: its dry run end to end for every chapter (the
+generated ImageNet fixture and COCO people, random weights written in each release's official format
+and read back through the converters, then notebooks/pretrained.ipynb executed with papermill on the
+records), the verdict rule on made-up records, the preflight's list of what is missing, and a missing
+file giving a `not_tested` claim that names it (never numbers from other data)."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from patchlib.chapters import NAMES as CHAPTERS
+from patchlib.claims import load_claims
+from patchlib.experiments import pretrained
+from patchlib.experiments.pretrained import check, dryrun, readers
+from patchlib.experiments.pretrained.config import (CONVMIXER, DETECTIONS_FILE, DRY_RUN_NOTE, TOP1_TOLERANCE,
+                                                    chapter_checkpoints)
+from patchlib.models.checkpoints import CHECKPOINTS
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory):
+    """A dry-run data root (ImageNet fixture, COCO val2017 people) and weights folder for every chapter."""
+    root = tmp_path_factory.mktemp("pretrained-inputs")
+    names = tuple(name for chapter in CHAPTERS for name in chapter_checkpoints(chapter))
+    return dryrun.write_inputs(root, names)
+
+
+def test_dry_run_weights_are_the_official_layouts():
+    """The files a dry run writes hold the official key names (not ours), so loading them exercises the converters."""
+    convmixer = dryrun.official_state(dryrun.shrunk(CHECKPOINTS["convmixer_768_32.in1k"]))
+    assert "stem.0.weight" in convmixer and not any(k.startswith("patch_embed") for k in convmixer)
+    vitpose = dryrun.official_state(dryrun.shrunk(CHECKPOINTS["vitpose_b.coco"]))
+    assert "backbone.last_norm.weight" in vitpose and "keypoint_head.final_layer.weight" in vitpose
+    assert not any(k.startswith(("backbone.vit.", "decoder.")) for k in vitpose)
+    flexivit = dryrun.official_state(dryrun.shrunk(CHECKPOINTS["flexivit_small.1200ep_in1k"]))
+    assert flexivit["pos_embed"].shape[1] == 7 * 7  # timm's FlexiViT: no class-token position slot
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_the_pretrained_profile_dry_runs_and_renders(chapter, inputs, tmp_path, monkeypatch):
+    data_root, weights = inputs
+    results = tmp_path / "results"
+    records = pretrained.run(chapter, dry_run=True, device="cpu", data_root=data_root, weights_dir=weights,
+                             results_dir=results, progress=False)
+    ran = [record for record in records["evaluations"].values() if record is not None]
+    assert ran and not any(records["missing"][key] for key, record in records["evaluations"].items()
+                           if record is not None)
+    assert all(r["config"]["dry_run"] is True and r["config"]["profile"] == "pretrained" for r in ran)
+    claims = load_claims(chapter, "pretrained", results_dir=results)
+    assert [c.id for c in claims] == [c.id for c in records["claims"]]
+    assert all(c.evidence.startswith(DRY_RUN_NOTE) for c in claims)  # every verdict says it is a dry run
+    assert all(c.verdict in ("not_testable_here", "not_tested") for c in claims)
+
+    written = {p: p.read_bytes() for p in results.rglob("*") if p.is_file()}
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
+    monkeypatch.setenv("PATCHLIB_WEIGHTS", str(weights))
+    executed = tmp_path / f"{chapter}_pretrained.ipynb"
+    import papermill
+
+    papermill.execute_notebook(str(REPO / "notebooks" / "pretrained.ipynb"), str(executed), cwd=str(REPO / "notebooks"),
+                               progress_bar=False, parameters={"chapter": chapter, "dry_run": True, "device": "cpu",
+                                                               "data_root": str(data_root),
+                                                               "results_dir": str(results)})
+    now = {p: p.read_bytes() for p in results.rglob("*") if p.is_file()}
+    assert now == written, "the notebook recomputed or rewrote what run() wrote"
+    outputs = [o for cell in json.loads(executed.read_text())["cells"] for o in cell.get("outputs", [])]
+    assert not [o for o in outputs if o["output_type"] == "error"]
+    shown = json.dumps(outputs)
+    assert DRY_RUN_NOTE in shown and claims[0].claim[:40] in shown
+
+
+# ---- the verdict rule, on made-up records ----
+
+def _records(top1: float, se: float, n: int = 50_000, dry_run: bool = False) -> dict:
+    evaluation = CONVMIXER[0]
+    record = {"config": {"chapter": "convmixer", "name": evaluation.id}, "config_hash": "0" * 16,
+              "result": {"top1": top1, "top1_se": se, "top5": 95.0, "n": n, "preprocessing_source": "a test"}}
+    return {"evaluations": {evaluation.id: record}, "missing": {evaluation.id: []}, "dry_run": dry_run}
+
+
+@pytest.mark.parametrize("top1, se, verdict", [
+    (81.37, 0.17, "reproduced"),                        # the published value
+    (81.37 - TOP1_TOLERANCE, 0.1, "reproduced"),        # at the tolerance's edge
+    (81.37 - TOP1_TOLERANCE - 0.02, 0.1, "not_reproduced"),
+    (81.0, 0.2, "reproduced"),                          # beyond the tolerance but within 2 s.e.
+    (79.0, 0.18, "not_reproduced"),
+    (83.0, 0.17, "not_reproduced"),                     # two-sided
+])
+def test_a_top1_is_judged_against_the_published_value(top1, se, verdict):
+    claim = readers.evaluation_claim(CONVMIXER[0], _records(top1, se))
+    assert (claim.verdict, claim.our_value, claim.paper_value) == (verdict, round(top1, 2), 81.37)
+    assert "max(0.3 points, 2 s.e." in claim.rule and claim.profile == "pretrained"
+
+
+def test_a_dry_run_is_never_judged():
+    claim = readers.evaluation_claim(CONVMIXER[0], _records(81.37, 0.17, dry_run=True))
+    assert claim.verdict == "not_testable_here" and claim.evidence.startswith(DRY_RUN_NOTE)
+    assert "a dry run" in claim.gate
+
+
+# ---- what is missing ----
+
+def test_the_preflight_names_each_missing_file_where_to_get_it_and_where_to_put_it(tmp_path, capsys):
+    from patchlib.experiments.pretrained.__main__ import main
+
+    weights = tmp_path / "weights"
+    text, count = check.report(["convmixer", "vitpose"], tmp_path, weights)
+    assert "convmixer_1536_20.in1k.safetensors" in text and "https://huggingface.co/timm/convmixer_1536_20.in1k" in text
+    assert f"put it in {weights}/" in text and "ILSVRC2012_img_val.tar" in text and "6.3 GB" in text
+    assert "vitpose-b.pth" in text and DETECTIONS_FILE in text and "val2017.zip" in text
+    assert "== convmixer: 0 of 3 evaluations can run" in text and count == 3 + 1 + 2 + 1 + 1
+    assert main(["check", "--data-root", str(tmp_path), "--weights", str(weights), "--chapters", "convmixer"]) == 0
+    assert main(["check", "--data-root", str(tmp_path), "--weights", str(weights), "--strict"]) == 1
+    assert "To download (each once), and where to put it:" in capsys.readouterr().out
+
+
+def test_missing_weights_give_not_tested_claims_naming_the_file(tmp_path):
+    records = pretrained.run("convmixer", device="cpu", data_root=tmp_path, weights_dir=tmp_path / "weights",
+                             results_dir=tmp_path / "results", progress=False)
+    assert set(records["evaluations"].values()) == {None}
+    for claim in records["claims"]:
+        assert claim.verdict == "not_tested" and claim.our_value is None
+        entry = CHECKPOINTS[next(e for e in CONVMIXER if e.id == claim.id).checkpoints[0]]
+        assert f"not run: missing {entry.file}" in claim.evidence
+    assert not list((tmp_path / "results").rglob("convmixer_*.json"))  # no record of a run that did not happen
+
+
+def test_a_real_run_refuses_a_partial_imagenet_rather_than_evaluating_on_it(inputs, tmp_path):
+    """The dry run's fixture is a valid ImageNet layout but not the whole validation set: a real run names the
+    problem instead of computing a top-1 on it."""
+    data_root, _ = inputs
+    weights = tmp_path / "weights"
+    weights.mkdir()
+    for evaluation in CONVMIXER:  # present (never read: the data is refused first)
+        (weights / CHECKPOINTS[evaluation.checkpoints[0]].file).write_bytes(b"")
+    records = pretrained.run("convmixer", device="cpu", data_root=data_root, weights_dir=weights,
+                             results_dir=tmp_path / "results", progress=False)
+    assert set(records["evaluations"].values()) == {None}
+    assert all(c.verdict == "not_tested" and "ImageNet" in c.evidence and "complete" in c.evidence
+               for c in records["claims"])
+
+
+def test_the_profile_is_registered_and_the_toc_shows_its_pages(tmp_path):
+    from patchlib.chapters import toc
+    from patchlib.profiles import get_profile
+
+    profile = get_profile("pretrained")
+    assert profile.hardware == "1 GPU" and "not yet measured" in profile.budget
+    assert toc() == toc(book_dir=tmp_path)  # no page executed: the committed toc
+    (tmp_path / "chapters").mkdir()
+    (tmp_path / "chapters" / "evit_pretrained.ipynb").write_text("{}")
+    assert "      - file: chapters/evit\n        sections:\n          - file: chapters/evit_pretrained\n" in toc(
+        book_dir=tmp_path)
+    with pytest.raises(ValueError, match="profile must be 'pretrained'"):
+        pretrained.context("vit", "cpu")
