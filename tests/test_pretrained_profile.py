@@ -72,6 +72,9 @@ def test_the_pretrained_profile_dry_runs_and_renders(chapter, inputs, tmp_path, 
     assert not [o for o in outputs if o["output_type"] == "error"]
     shown = json.dumps(outputs)
     assert DRY_RUN_NOTE in shown and claims[0].claim[:40] in shown
+    if chapter == "vitpose":  # the detector's boxes: the annotated people and a false positive per image
+        detected = records["evaluations"]["vitpose_b_classic_detected_boxes"]["result"]
+        assert detected["boxes_evaluated"] > detected["people"]
 
 
 # ---- the verdict rule, on made-up records ----
@@ -158,3 +161,39 @@ def test_the_profile_is_registered_and_the_toc_shows_its_pages(tmp_path):
         book_dir=tmp_path)
     with pytest.raises(ValueError, match="profile must be 'pretrained'"):
         pretrained.context("vit", "cpu")
+
+
+def test_detected_boxes_are_read_as_vitpose_reads_them(inputs, tmp_path):
+    """Person boxes (category 1) at or above the threshold, on the images of the annotations file, each
+    with its score; a file of no such box is refused naming it."""
+    from patchlib.experiments.pretrained.detections import detected_people
+    from patchlib.pose.data import TopDownDataset, find_coco
+
+    data_root, _ = inputs
+    annotations, images = find_coco(data_root, "val2017")
+    dataset = TopDownDataset(annotations, images)
+    image_id = dataset.persons[0].image_id
+    path = tmp_path / DETECTIONS_FILE
+    path.write_text(json.dumps([
+        {"image_id": image_id, "category_id": 1, "bbox": [1, 2, 30, 60], "score": 0.8},
+        {"image_id": image_id, "category_id": 2, "bbox": [1, 2, 30, 60], "score": 0.9},   # not a person
+        {"image_id": 10 ** 9, "category_id": 1, "bbox": [1, 2, 30, 60], "score": 0.9},    # not a val image
+        {"image_id": image_id, "category_id": 1, "bbox": [5, 5, 0, 60], "score": 0.9}]))  # empty box
+    people, scores = detected_people(dataset, path)
+    assert [(p.image_id, p.box) for p in people] == [(image_id, (1.0, 2.0, 30.0, 60.0))] and scores == [0.8]
+    path.write_text("[]")
+    with pytest.raises(ValueError, match=DETECTIONS_FILE):
+        detected_people(dataset, path)
+
+
+def test_a_coco_ap_is_judged_against_table_2():
+    def records(ap: float) -> dict:
+        record = {"config": {"chapter": "vitpose", "name": "vitpose_b_classic_detected_boxes"}, "config_hash": "0" * 16,
+                  "result": {"AP": ap, "AP50": 90.0, "AR": 81.0, "people": 6352, "boxes_evaluated": 104125}}
+        return {"evaluations": {"vitpose_b_classic_detected_boxes": record}, "missing": {}, "dry_run": False}
+
+    def verdict(ap: float) -> str:
+        return next(c.verdict for c in readers.vitpose_claims(records(ap)) if c.id == "vitpose_b_classic_detected_boxes")
+
+    assert (verdict(75.8), verdict(75.55), verdict(75.4), verdict(77.0)) == (
+        "reproduced", "reproduced", "not_reproduced", "not_reproduced")

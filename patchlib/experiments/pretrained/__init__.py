@@ -23,7 +23,7 @@ from ...data.imagenet import ImageNetFileError
 from ...models.checkpoints import weights_dir as default_weights_dir
 from ..common import ChapterRun
 from . import dryrun
-from .check import Missing, chapter_missing, report
+from .check import Missing, chapter_missing, detections_path, report
 from .config import DRY_RUN, EVALUATIONS, PROFILE, SIZES, TASKS, VITPOSE, Size, chapter_checkpoints
 from .pieces import Inputs, coco_record, fig7_record, flexivit_record, imagenet_record
 from .readers import claims, comparison_rows
@@ -31,8 +31,8 @@ from .readers import claims, comparison_rows
 # Where a dry run without a data root writes its generated inputs (build/ is never committed).
 DRY_RUN_INPUTS = Path(__file__).resolve().parents[3] / "build" / "dry-run" / "pretrained-inputs"
 
-__all__ = ["DRY_RUN_INPUTS", "DRY_RUN", "EVALUATIONS", "Inputs", "PROFILE", "SIZES", "Size", "claims", "comparison_rows", "context",
-           "inputs", "report", "run"]
+__all__ = ["DRY_RUN_INPUTS", "DRY_RUN", "EVALUATIONS", "Inputs", "PROFILE", "SIZES", "Size", "claims",
+           "comparison_rows", "context", "inputs", "report", "run"]
 
 
 def context(chapter: str, profile: str = PROFILE, **options) -> ChapterRun:
@@ -97,9 +97,10 @@ def run(chapter: str, profile: str = PROFILE, *, seed: int = 0, device="auto", d
             ctx, where, val if not missing["vit_attention_distance"] else None)
     if chapter == "vitpose":
         for decoder, entry in VITPOSE.items():
-            record_id = f"vitpose_b_{decoder}_gt_boxes"
-            evaluations[record_id] = None if missing[record_id] else coco_record(ctx, where, record_id,
-                                                                                 entry["checkpoint"])
+            for record_id, boxes in ((f"vitpose_b_{decoder}_gt_boxes", None),
+                                     (f"vitpose_b_{decoder}_detected_boxes", detections_path(where.data_root))):
+                evaluations[record_id] = None if missing[record_id] else coco_record(
+                    ctx, where, record_id, entry["checkpoint"], boxes)
     records = {"evaluations": evaluations, "missing": missing, "dry_run": dry_run, "inputs": where}
     records["claims"] = ctx.write_claims(claims(chapter, records))
     return records

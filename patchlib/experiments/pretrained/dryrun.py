@@ -2,8 +2,8 @@
 same readers and converters as a real run, so the profile cannot rot without the weights or the data.
 
 - Data: the generated ImageNet-format fixture (`write_imagenet_fixture`: real folder layout and class
-  mapping, a few classes) and a COCO-format set of generated people (`generate_people`), under a
-  dry-run data root.
+  mapping, a few classes), a COCO-format set of generated people (`generate_people`) and person
+  detections made up from their boxes (`write_detections`), under a dry-run data root.
 - Weights: random weights written in each release's official format and container (timm's state
   dicts as safetensors, DeiT's {"model"}, EViT's {"model", "epoch", "args"}, ViTPose's mmcv
   {"meta", "state_dict"}), then read back by `load_release` and the format's converter, as a real
@@ -24,6 +24,7 @@ from ...models.checkpoints import CHECKPOINTS, Checkpoint
 from ...models.registry import create_model
 from ...models.vitpose import PoseViTConfig
 from ...pose.synthetic import generate_people
+from .config import DETECTIONS_FILE, DETECTIONS_FOLDER
 
 CLASSES, PER_CLASS = 4, 2      # the ImageNet fixture: 8 images of the first 4 ImageNet-1k classes
 PEOPLE_IMAGES = 3              # generated COCO val2017 images
@@ -105,6 +106,26 @@ def write_official(entry: Checkpoint, folder: Path, seed: int = 0) -> Path:
     return path
 
 
+def write_detections(annotations: Path, path: Path, seed: int = 0) -> Path:
+    """A person detector's results in COCO's format, made up from the annotated people: each box shifted
+    by up to a tenth of its size with a score in [0.5, 1], plus one low-scoring box per image."""
+    import json
+    import random
+
+    rng, truth = random.Random(seed), json.loads(Path(annotations).read_text())
+    found = []
+    for person in truth["annotations"]:
+        x, y, w, h = person["bbox"]
+        jitter = [rng.uniform(-0.1, 0.1) * s for s in (w, h, w, h)]
+        found.append({"image_id": person["image_id"], "category_id": 1, "score": round(rng.uniform(0.5, 1.0), 3),
+                      "bbox": [x + jitter[0], y + jitter[1], max(1.0, w + jitter[2]), max(1.0, h + jitter[3])]})
+    found += [{"image_id": image["id"], "category_id": 1, "score": 0.05, "bbox": [0.0, 0.0, 40.0, 80.0]}
+              for image in truth["images"]]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(found))
+    return path
+
+
 def write_inputs(root: str | Path, checkpoints: tuple[str, ...] = tuple(CHECKPOINTS), *,
                  weights: str | Path | None = None) -> tuple[Path, Path]:
     """The dry run's data root and weights folder under `root` (weights: `weights` if given, else
@@ -117,6 +138,9 @@ def write_inputs(root: str | Path, checkpoints: tuple[str, ...] = tuple(CHECKPOI
         write_imagenet_fixture(root, classes=CLASSES, per_class=PER_CLASS, layout="folder")
     if not (root / "coco" / "annotations" / "person_keypoints_val2017.json").is_file():
         generate_people(root / "coco", "val2017", num_images=PEOPLE_IMAGES, seed=1, image_size=(256, 192))
+    if not (root / DETECTIONS_FOLDER / DETECTIONS_FILE).is_file():
+        write_detections(root / "coco" / "annotations" / "person_keypoints_val2017.json",
+                         root / DETECTIONS_FOLDER / DETECTIONS_FILE)
     for seed, name in enumerate(checkpoints):
         entry = shrunk(CHECKPOINTS[name])
         if not (folder / entry.file).is_file():

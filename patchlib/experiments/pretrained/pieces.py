@@ -148,25 +148,34 @@ def fig7_record(ctx: ChapterRun, inputs: Inputs, val: ImageNetVal | None) -> dic
     return ctx.record("fig7", config, compute, uses_data=False)
 
 
-def coco_record(ctx: ChapterRun, inputs: Inputs, record_id: str, name: str) -> dict:
-    """COCO val2017 OKS AP/AR of the released ViTPose `name` with ground-truth boxes, evaluated as
-    ViTPose evaluates (flip test, DARK-UDP decoding, OKS-NMS at 0.9; `patchlib.pose.train.evaluate_pose`)."""
+def coco_record(ctx: ChapterRun, inputs: Inputs, record_id: str, name: str, detections: Path | None = None) -> dict:
+    """COCO val2017 OKS AP/AR (x100) of the released ViTPose `name`, evaluated as ViTPose evaluates (flip
+    test, DARK-UDP decoding, OKS-NMS at 0.9): on the annotated boxes (`patchlib.pose.train.evaluate_pose`),
+    or with `detections` on a person detector's boxes (`detections.evaluate_detected`)."""
     from ...pose.data import TopDownDataset, find_coco
     from ...pose.evaluate import OKS_NMS_THRESHOLD, STAT_NAMES
     from ...pose.train import evaluate_pose
+    from .detections import DETECTION_THRESHOLD, evaluate_detected
 
     annotations, images = find_coco(inputs.data_root, "val2017")
+    boxes = "ground truth" if detections is None else "detected"
 
     def compute() -> dict:
         model = load_model(ctx, inputs, name).to(ctx.device)
         dataset = TopDownDataset(annotations, images, image_size=model.config.image_size)
-        with torch.inference_mode():
-            metrics = evaluate_pose(model, dataset, annotations, device=ctx.device, batch_size=ctx.size.batch_size,
-                                    num_workers=ctx.size.num_workers)
+        people = len(dataset)
+        options = dict(device=ctx.device, batch_size=ctx.size.batch_size, num_workers=ctx.size.num_workers)
+        if detections is None:
+            with torch.inference_mode():
+                metrics = evaluate_pose(model, dataset, annotations, **options)
+        else:
+            metrics = evaluate_detected(model, dataset, detections, **options)
         return {key: 100 * metrics[key] for key in STAT_NAMES} | {
-            "people": len(dataset), "checkpoint": name, "boxes": "ground truth",
-            "data": data_identity("COCO val2017 person keypoints", str(annotations), len(dataset), inputs)}
+            "people": people, "boxes_evaluated": metrics.get("boxes", people), "checkpoint": name, "boxes": boxes,
+            "data": data_identity("COCO val2017 person keypoints", str(annotations), people, inputs)}
 
+    extra = {} if detections is None else {"detections": relative_to_data_root(str(detections), inputs.data_root),
+                                           "detection_threshold": DETECTION_THRESHOLD}
     config = _config(ctx, record_id, (name,), inputs, data=relative_to_data_root(str(annotations), inputs.data_root),
-                     boxes="ground truth", flip_test=True, decoding="dark_udp", oks_nms=OKS_NMS_THRESHOLD)
+                     boxes=boxes, flip_test=True, decoding="dark_udp", oks_nms=OKS_NMS_THRESHOLD, **extra)
     return ctx.record("coco", config, compute, uses_data=False)

@@ -17,8 +17,8 @@ from ...interpret import patch_distances
 from ..common import record_source
 from ..vit.readers import (DISTANCE_CORRELATION, GLOBAL_HEAD, LOCAL_HEAD, ROW_COLUMN_MARGIN, NULL_DRAWS,
                            pos_embed_null, pos_embed_structure)
-from .config import (AP_TOLERANCE, DRY_RUN_NOTE, EVALUATIONS, EVIT_SPEEDUP, EVIT_ZOO_ROWS, FLEXIVIT_NOT_TESTABLE, GMACS_SLACK,
-                     PROFILE, SPEEDUP_TOLERANCE, TOP1_TOLERANCE, VIT_SOURCE, VITPOSE, Evaluation)
+from .config import (AP_TOLERANCE, DRY_RUN_NOTE, EVALUATIONS, EVIT_SPEEDUP, EVIT_ZOO_ROWS, FLEXIVIT_NOT_TESTABLE,
+                     GMACS_SLACK, PROFILE, SPEEDUP_TOLERANCE, TOP1_TOLERANCE, VIT_SOURCE, VITPOSE, Evaluation)
 
 TOLERANCE_REASON = ("timm's own re-evaluations of released weights differ from the papers' tables by ~0.1-0.3 points "
                     "(decoders, resize kernels, rounding)")
@@ -170,30 +170,31 @@ def vit_claims(records: dict) -> list[Claim]:
 
 
 def vitpose_claims(records: dict) -> list[Claim]:
-    """COCO val AP of ViTPose-B (Table 2): with the detector's boxes as the paper, and with ground-truth boxes."""
+    """COCO val AP of ViTPose-B (Table 2): with the detector's boxes as the paper, judged; with ground-truth
+    boxes, shown but not judged (not the paper's protocol)."""
     claims, dry = [], records["dry_run"]
     for decoder, entry in VITPOSE.items():
         common = {"paper_value": entry["ap"], "unit": "COCO val AP (x100)", "paper_source": entry["source"],
                   "paper_status": "confirmed"}
-        gt_id, det_id = f"vitpose_b_{decoder}_gt_boxes", f"vitpose_b_{decoder}_detected_boxes"
-        record = records["evaluations"].get(gt_id)
-        claim = common | {"id": gt_id, "claim": f"ViTPose-B ({decoder} decoder), ground-truth boxes"}
-        if record is None:
-            claims.append(finish(claim | {"our_value": None, "verdict": "not_tested",
-                                          "evidence": not_run_text(records["missing"].get(gt_id) or [])}, dry))
-        else:
+        for boxes, words in (("detected", "the detector's boxes, as in the paper"), ("gt", "ground-truth boxes")):
+            claim_id = f"vitpose_b_{decoder}_{boxes}_boxes"
+            record = records["evaluations"].get(claim_id)
+            claim = common | {"id": claim_id, "claim": f"ViTPose-B ({decoder} decoder), {words}"}
+            if record is None:
+                claims.append(finish(claim | {"our_value": None, "verdict": "not_tested",
+                                              "evidence": not_run_text(records["missing"].get(claim_id) or [])}, dry))
+                continue
             r = record["result"]
-            claims.append(finish(claim | {
-                "our_value": round(r["AP"], 1), "verdict": "not_testable_here",
-                "evidence": f"{record_source(record)}; AP50 {r['AP50']:.1f}, AR {r['AR']:.1f}; {r['people']:,} people",
-                "gate": gate_text("the paper's boxes (a person detector's)", False, "ground-truth boxes")}, dry))
-        missing = records["missing"].get(det_id) or []
-        reason = (not_run_text(missing) if missing else "the detector's boxes are here, but patchlib's pose "
-                  "evaluation reads ground-truth boxes only (TopDownDataset): not implemented yet")
-        claims.append(finish(common | {"id": det_id, "claim": f"ViTPose-B ({decoder} decoder), the detector's boxes "
-                                       "as in the paper", "our_value": None, "verdict": "not_tested",
-                                       "evidence": reason,
-                                       "rule": f"|ours − paper| ≤ {AP_TOLERANCE:g} AP"}, dry))
+            evidence = (f"{record_source(record)}; AP50 {r['AP50']:.1f}, AR {r['AR']:.1f}; {r['people']:,} annotated "
+                        f"people, {r['boxes_evaluated']:,} boxes evaluated; flip test, DARK-UDP, OKS-NMS 0.9")
+            if boxes == "gt":
+                judged = {"verdict": "not_testable_here",
+                          "gate": gate_text("the paper's boxes (a person detector's)", False, "ground-truth boxes")}
+            else:
+                judged = {"verdict": published_verdict(r["AP"], entry["ap"], 0.0, AP_TOLERANCE),
+                          "rule": f"reproduced when |ours − paper| ≤ {AP_TOLERANCE:g} AP (no sampling error is "
+                                  "stated for COCO AP)"}
+            claims.append(finish(claim | {"our_value": round(r["AP"], 1), "evidence": evidence} | judged, dry))
     return claims
 
 
