@@ -64,7 +64,8 @@ def _val_entries(val: ImageNetVal, inputs: Inputs) -> dict:
 
 def data_identity(name: str, source: str, n: int, inputs: Inputs) -> dict:
     """The evaluation data as a record's provenance states it (no absolute paths; no training images)."""
-    return {"name": name, "source": relative_to_data_root(source, inputs.data_root), "n_train": 0, "n_test": n}
+    return {"name": name, "source": f"{name}: {relative_to_data_root(source, inputs.data_root)}", "n_train": 0,
+            "n_test": n}
 
 
 def _accuracy(ctx: ChapterRun, model, val: ImageNetVal, entry: Checkpoint) -> dict:
