@@ -115,12 +115,13 @@ def hardware(results_dir: Path, chapter: str, profile: str, dry_run: bool) -> tu
     return tuple(sorted(machines))
 
 
-def executed_chapter_runs(book_dir: Path) -> list[tuple[str, str, dict]]:
-    """(chapter, page title, papermill parameters) of each executed notebook in `book_dir/chapters`,
-    in the book's chapter order."""
+def executed_chapter_runs(book_dir: Path, suffix: str = "") -> list[tuple[str, str, dict]]:
+    """(chapter, page title, papermill parameters) of each executed notebook in `book_dir/chapters`
+    (`<chapter><suffix>.ipynb`: suffix "_pretrained" for the pretrained profile's pages), in the book's
+    chapter order."""
     runs = []
     for chapter in NAMES:
-        path = book_dir / "chapters" / f"{chapter}.ipynb"
+        path = book_dir / "chapters" / f"{chapter}{suffix}.ipynb"
         if not path.exists():
             continue
         try:
@@ -139,13 +140,15 @@ def executed_chapter_runs(book_dir: Path) -> list[tuple[str, str, dict]]:
     return runs
 
 
-def collect(book_dir: Path) -> list[ChapterClaims]:
-    """The claims behind each executed chapter of the book (see the module docstring)."""
+def collect(book_dir: Path, suffix: str = "") -> list[ChapterClaims]:
+    """The claims behind each executed chapter of the book (see the module docstring); with suffix
+    "_pretrained", behind each executed pretrained-profile page."""
     from .experiments.common import dry_run_results_dir
 
     collected = []
-    for chapter, title, parameters in executed_chapter_runs(book_dir):
-        profile, dry_run = parameters.get("profile", "smoke"), bool(parameters.get("dry_run", False))
+    for chapter, title, parameters in executed_chapter_runs(book_dir, suffix):
+        default = "pretrained" if suffix == "_pretrained" else "smoke"  # the notebook's own default profile
+        profile, dry_run = parameters.get("profile", default), bool(parameters.get("dry_run", False))
         results_dir = parameters.get("results_dir")
         if results_dir is None:
             results_dir = dry_run_results_dir() if dry_run else default_results_dir()
@@ -155,9 +158,9 @@ def collect(book_dir: Path) -> list[ChapterClaims]:
         except (OSError, ValueError, TypeError) as error:
             raise ScorecardError(
                 f"{Path(results_dir) / chapter / name} (the claims of the {profile} run that executed "
-                f"{book_dir / 'chapters' / (chapter + '.ipynb')}) could not be read ({type(error).__name__}: {error}); "
-                f"execute the chapter again with `make notebooks CHAPTERS={chapter} PROFILE={profile}`, which "
-                "rewrites it") from error
+                f"{book_dir / 'chapters' / (chapter + suffix + '.ipynb')}) could not be read ({type(error).__name__}: "
+                f"{error}); execute the chapter again with `make notebooks CHAPTERS={chapter} PROFILE={profile}`, "
+                "which rewrites it") from error
         collected.append(ChapterClaims(chapter, title, profile, dry_run, claims,
                                        hardware(Path(results_dir), chapter, profile, dry_run), Path(results_dir)))
     return collected
@@ -424,8 +427,10 @@ def stale_count(records: list[dict]) -> int:
     return sum(bool(stale_code(record)) for record in records)
 
 
-def landing_html(chapters: list[ChapterClaims]) -> str:
-    """The verdict legend, then one row per paper (see the module docstring)."""
+def landing_html(chapters: list[ChapterClaims], pretrained: list[ChapterClaims] = ()) -> str:
+    """The verdict legend, then one row per paper (see the module docstring); a paper whose released
+    checkpoints were evaluated (`pretrained`: the pretrained profile's pages) says how they fared."""
+    released = {c.chapter: c for c in pretrained}
     rows = []
     for c in chapters:
         findings = counts([c])[c.chapter]
@@ -451,6 +456,8 @@ def landing_html(chapters: list[ChapterClaims]) -> str:
             + (f'<p class="paper-other">{html.escape("; ".join(others))}.</p>' if others else "")
             + (f'<div class="paper-scale"><span class="label">Scale, ours against the paper:</span>{scale}</div>'
                if scale else "")
+            + (f'<p class="paper-other"><a href="chapters/{c.chapter}_pretrained.html">Released checkpoints</a>: '
+               f'{html.escape(outcome(released[c.chapter]))}</p>' if c.chapter in released else "")
             + note + f'<p class="paper-link"><a href="chapters/{c.chapter}.html#{CLAIMS_ANCHOR}">'
             f"The {html.escape(short_name(c.chapter))} chapter's claims →</a></p></section>")
     return (legend_html() + '<div class="paper-rows">' + "".join(rows) + "</div>"
@@ -565,9 +572,9 @@ def render(chapters: list[ChapterClaims]) -> str:
         legend_html(), "</details>", scorecard_html(chapters), "```", ""])
 
 
-def render_landing(chapters: list[ChapterClaims]) -> str:
+def render_landing(chapters: list[ChapterClaims], pretrained: list[ChapterClaims] = ()) -> str:
     """The landing page's generated part (MyST Markdown): the legend and one row per paper."""
-    return "\n".join(["```{raw} html", landing_html(chapters), "```", ""])
+    return "\n".join(["```{raw} html", landing_html(chapters, pretrained), "```", ""])
 
 
 def book_config(book_dir: Path) -> dict:
@@ -619,7 +626,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         chapters = collect(book_dir)
         config = book_config(book_dir)
-        pages = {"scorecard.md": render(chapters), "landing.md": render_landing(chapters),
+        released = collect(book_dir, "_pretrained")  # the pretrained profile's pages, where executed
+        pages = {"scorecard.md": render(chapters), "landing.md": render_landing(chapters, released),
                  "cite.md": render_cite(config), "reproduce.md": render_reproduce(config)}
     except ScorecardError as error:
         print(f"scorecard: {error}", file=sys.stderr)

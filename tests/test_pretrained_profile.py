@@ -59,7 +59,8 @@ def test_the_pretrained_profile_dry_runs_and_renders(chapter, inputs, tmp_path, 
     written = {p: p.read_bytes() for p in results.rglob("*") if p.is_file()}
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
     monkeypatch.setenv("PATCHLIB_WEIGHTS", str(weights))
-    executed = tmp_path / f"{chapter}_pretrained.ipynb"
+    executed = tmp_path / "book" / "chapters" / f"{chapter}_pretrained.ipynb"
+    executed.parent.mkdir(parents=True)
     import papermill
 
     papermill.execute_notebook(str(REPO / "notebooks" / "pretrained.ipynb"), str(executed), cwd=str(REPO / "notebooks"),
@@ -72,6 +73,10 @@ def test_the_pretrained_profile_dry_runs_and_renders(chapter, inputs, tmp_path, 
     assert not [o for o in outputs if o["output_type"] == "error"]
     shown = json.dumps(outputs)
     assert DRY_RUN_NOTE in shown and claims[0].claim[:40] in shown
+    from patchlib.scorecard import collect
+
+    (released,) = collect(tmp_path / "book", "_pretrained")  # what the landing page reads
+    assert (released.profile, released.dry_run, released.claims) == ("pretrained", True, claims)
     if chapter == "vitpose":  # the detector's boxes: the annotated people and a false positive per image
         detected = records["evaluations"]["vitpose_b_classic_detected_boxes"]["result"]
         assert detected["boxes_evaluated"] > detected["people"]
@@ -197,3 +202,14 @@ def test_a_coco_ap_is_judged_against_table_2():
 
     assert (verdict(75.8), verdict(75.55), verdict(75.4), verdict(77.0)) == (
         "reproduced", "reproduced", "not_reproduced", "not_reproduced")
+
+
+def test_the_landing_page_says_how_the_released_checkpoints_fared():
+    from patchlib.scorecard import ChapterClaims, landing_html
+
+    claim = readers.evaluation_claim(CONVMIXER[0], _records(81.37, 0.17))
+    row = ChapterClaims("convmixer", "ConvMixer", "cpu", False, [claim])
+    assert "Released checkpoints" not in landing_html([row])
+    page = landing_html([row], [ChapterClaims("convmixer", "ConvMixer", "pretrained", False, [claim])])
+    assert '<a href="chapters/convmixer_pretrained.html">Released checkpoints</a>: Of 1 finding' in page
+    assert "(pretrained profile)" in page
