@@ -66,7 +66,8 @@ def evaluation_claim(e: Evaluation, records: dict) -> Claim:
         at = result["patch_sizes"].index(16)
         ours, se = result["top1"][at], result["top1_se"][at]
         curve = ", ".join(f"{p}: {t:.2f}" for p, t in zip(result["patch_sizes"], result["top1"]))
-        evidence = f"{record_source(record)}; top-1 by patch size {curve}; {result['n']:,} images"
+        evidence = (f"{record_source(record)}; top-1 by patch size {curve}; {result['n']:,} images; preprocessing: "
+                    f"{result['preprocessing_source']} (timm's number: the shorter side resized, crop 0.95)")
     else:
         ours, se = result["top1"], result["top1_se"]
         evidence = (f"{record_source(record)}; top-5 {result['top5']:.2f}; {result['n']:,} images; preprocessing: "
