@@ -44,6 +44,10 @@ PROFILES = {
                           "retrain each chapter at a smaller scale; nothing is trained."),
 }
 
+# The profiles in which every chapter trains (each chapter's SIZES has one entry per profile here); the
+# pretrained profile evaluates released weights instead (patchlib.experiments.pretrained, notebooks/pretrained.ipynb).
+TRAINING_PROFILES = ("smoke", "cpu", "gpu")
+
 
 def get_profile(name: str) -> Profile:
     try:

@@ -261,10 +261,10 @@ def test_chapter_configs_build_on_the_vit_chapters_runs():
     from patchlib.experiments import vit as vit_chapter
     from patchlib.experiments.evit import pieces
     from patchlib.experiments.evit.config import SIZES
-    from patchlib.profiles import PROFILES
+    from patchlib.profiles import TRAINING_PROFILES
     from patchlib.results import config_hash
 
-    for profile in PROFILES:
+    for profile in TRAINING_PROFILES:
         ctx = chapter.context(profile)
         config = pieces.offshelf_config(ctx)
         assert config["baseline"]["config_hash"] == config_hash(vit_chapter.fig7_config(vit_chapter.context(profile)))

@@ -11,7 +11,7 @@ from patchlib.data import DataNotFoundError
 from patchlib.experiments import common, vit
 from patchlib.experiments.common import ChapterRun, relative_to_data_root
 from patchlib.figures import provenance
-from patchlib.profiles import PROFILES
+from patchlib.profiles import PROFILES, TRAINING_PROFILES
 from patchlib.results import result_path, run_or_load
 
 from patchlib.chapters import NAMES as CHAPTERS  # the one registry
@@ -20,13 +20,13 @@ from patchlib.chapters import NAMES as CHAPTERS  # the one registry
 @pytest.mark.parametrize("name", CHAPTERS)
 def test_every_chapter_defines_every_profile_and_the_same_run_signature(name):
     chapter = importlib.import_module(f"patchlib.experiments.{name}")
-    assert set(chapter.SIZES) == set(PROFILES)
+    assert set(chapter.SIZES) == set(TRAINING_PROFILES)  # the pretrained profile: patchlib.experiments.pretrained
     assert chapter.CHAPTER == name and chapter.PIECES
     for entry in chapter.PAPER.values():  # every published value names its source
         assert entry["source"] and entry["status"] in ("confirmed", "secondary", "not sourced")
     reference = inspect.signature(vit.run)
     assert inspect.signature(chapter.run).parameters.keys() == reference.parameters.keys()
-    for profile in PROFILES:
+    for profile in TRAINING_PROFILES:
         ctx = chapter.context(profile)
         assert ctx.profile == profile and ctx.size is chapter.SIZES[profile] and ctx.chapter == name
 

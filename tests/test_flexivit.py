@@ -330,9 +330,9 @@ def test_upsample_images_resizes_and_refingerprints():
 
 def test_chapter_configs_are_distinct_and_plain_vits_carry_no_evit_fields():
     from patchlib.experiments import flexivit as chapter
-    from patchlib.profiles import PROFILES
+    from patchlib.profiles import TRAINING_PROFILES
 
-    for profile in PROFILES:
+    for profile in TRAINING_PROFILES:
         ctx = chapter.context(profile)
         configs = [chapter.train_config(ctx, role) for role in chapter.roles(ctx.size)]
         assert len({c["name"] for c in configs}) == len(configs)

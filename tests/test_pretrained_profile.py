@@ -213,3 +213,16 @@ def test_the_landing_page_says_how_the_released_checkpoints_fared():
     page = landing_html([row], [ChapterClaims("convmixer", "ConvMixer", "pretrained", False, [claim])])
     assert '<a href="chapters/convmixer_pretrained.html">Released checkpoints</a>: Of 1 finding' in page
     assert "(pretrained profile)" in page
+
+
+def test_the_command_line_evaluates_released_checkpoints_in_the_pretrained_profile(tmp_path):
+    """`python -m patchlib.experiments CHAPTER --profile pretrained` runs the chapter's evaluations (here:
+    none, no weights), not the chapter's training run, whose sizes have no pretrained entry."""
+    from patchlib.experiments.__main__ import main
+    from patchlib.profiles import PROFILES, TRAINING_PROFILES
+
+    assert set(PROFILES) == {*TRAINING_PROFILES, "pretrained"}
+    main(["convmixer", "--profile", "pretrained", "--device", "cpu", "--data-root", str(tmp_path),
+          "--results-dir", str(tmp_path / "results")])
+    claims = load_claims("convmixer", "pretrained", results_dir=tmp_path / "results")
+    assert [c.verdict for c in claims] == ["not_tested"] * 3

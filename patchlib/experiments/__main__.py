@@ -1,6 +1,7 @@
 """Compute one or more chapters' records from the command line, in one process or several:
 
     python -m patchlib.experiments vit evit --profile gpu
+    python -m patchlib.experiments vit evit --profile pretrained     (the released checkpoints, evaluated)
     torchrun --nproc_per_node=8 -m patchlib.experiments $(python3 patchlib/chapters.py) --profile gpu
 
 The chapters are those of `patchlib/chapters.py`, the one registry (`python3 patchlib/chapters.py` lists them).
@@ -11,11 +12,12 @@ and rank 0 writes the records and claims; `make reproduce PROFILE=gpu` then buil
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib
 
 from .. import distributed
 from ..chapters import NAMES, get_chapter
-from ..profiles import PROFILES
+from ..profiles import PROFILES, TRAINING_PROFILES
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -35,10 +37,15 @@ def main(argv: list[str] | None = None) -> None:
     distributed.init_from_environment(None if args.device == "auto" else args.device)
     device = distributed.device_for_this_rank(args.device)
     for chapter in args.chapters:
-        module = importlib.import_module(get_chapter(chapter).module)
-        module.run(args.profile, seed=args.seed, device=device, data_root=args.data_root,
-                   results_dir=args.results_dir, force={"stale": "stale", "all": True, None: False}[args.force],
-                   dry_run=args.dry_run)
+        if args.profile in TRAINING_PROFILES:
+            run = importlib.import_module(get_chapter(chapter).module).run
+        else:  # pretrained: the chapter's released weights, evaluated (patchlib.experiments.pretrained)
+            from . import pretrained
+
+            run = functools.partial(pretrained.run, chapter)
+        run(args.profile, seed=args.seed, device=device, data_root=args.data_root,
+            results_dir=args.results_dir, force={"stale": "stale", "all": True, None: False}[args.force],
+            dry_run=args.dry_run)
 
 
 if __name__ == "__main__":
