@@ -307,7 +307,9 @@ def test_the_executed_chapters_print_the_checked_outputs(executed_book):
     if os.environ.get("PATCHLIB_BUILT_BOOK"):
         pytest.skip("PATCHLIB_BUILT_BOOK: the stored outputs are the smoke profile's, that book may be another's")
     executed_chapters = executed_book.parents[1] / "chapters"
-    sources = sorted((REPO / "notebooks").glob("*.ipynb"))
+    from patchlib.chapters import CHAPTERS  # the chapters' notebooks (notebooks/pretrained.ipynb is no chapter's)
+
+    sources = sorted(REPO / chapter.notebook for chapter in CHAPTERS)
     assert sources
     for source in sources:
         expected = _checked_stdout(source)
