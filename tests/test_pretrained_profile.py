@@ -226,3 +226,12 @@ def test_the_command_line_evaluates_released_checkpoints_in_the_pretrained_profi
           "--results-dir", str(tmp_path / "results")])
     claims = load_claims("convmixer", "pretrained", results_dir=tmp_path / "results")
     assert [c.verdict for c in claims] == ["not_tested"] * 3
+
+
+def test_with_download_only_weights_that_can_be_fetched_are_not_missing(tmp_path):
+    """timm's and URL releases may be downloaded; EViT's Google Drive and ViTPose's OneDrive files may not."""
+    evit = check.chapter_missing("evit", tmp_path, tmp_path / "weights", download=True)
+    assert [m.file for m in evit["deit_s_top1"]] == ["ILSVRC2012_img_val.tar with its labels"]
+    assert "evit-deit-s-0.7-fuse.pth" in [m.file for m in evit["evit_keep0.7_fuse_top1"]]
+    vitpose = check.chapter_missing("vitpose", tmp_path, tmp_path / "weights", download=True)
+    assert "vitpose-b.pth" in [m.file for m in vitpose["vitpose_b_classic_gt_boxes"]]

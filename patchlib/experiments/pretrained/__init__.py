@@ -74,9 +74,7 @@ def run(chapter: str, profile: str = PROFILE, *, seed: int = 0, device="auto", d
     ctx = context(chapter, profile, seed=seed, device=device, data_root=data_root, results_dir=results_dir,
                   force=force, progress=progress, dry_run=dry_run)
     where = inputs(chapter, data_root=data_root, weights_dir=weights_dir, dry_run=dry_run, download=download)
-    missing = chapter_missing(chapter, where.data_root, where.weights, dry_run)
-    if download:  # weights that timm or an official URL can fetch are not missing
-        missing = {key: [m for m in items if not m.what.startswith("weights")] for key, items in missing.items()}
+    missing = chapter_missing(chapter, where.data_root, where.weights, dry_run, download)
     evaluations, val, val_problem = {}, None, None
     needs_val = [e for e in EVALUATIONS.get(chapter, ()) if not missing[e.id]] or (
         chapter == "vit" and not missing["vit_attention_distance"])

@@ -48,12 +48,13 @@ def weight_source(name: str) -> str:
     return f"{entry.page} ({entry.source})"
 
 
-def missing_weights(name: str, folder: Path, dry_run: bool = False) -> Missing | None:
-    """The released weights `name` if their file is not in `folder` (a dry run's: `dryrun.shrunk`'s file)."""
+def missing_weights(name: str, folder: Path, dry_run: bool = False, download: bool = False) -> Missing | None:
+    """The released weights `name` if their file is not in `folder` (a dry run's: `dryrun.shrunk`'s file) and,
+    with `download`, neither timm nor an official URL can fetch them."""
     from .dryrun import shrunk
 
     entry = shrunk(CHECKPOINTS[name]) if dry_run else CHECKPOINTS[name]
-    if (Path(folder) / entry.file).is_file():
+    if (Path(folder) / entry.file).is_file() or (download and not dry_run and (entry.timm or entry.url)):
         return None
     return Missing(f"weights {name}", entry.file, SIZE_NOT_RECORDED, weight_source(name),
                    f"{folder}/ (the weights folder: ${WEIGHTS_ENV}, else <data root>/weights)")
@@ -95,20 +96,26 @@ def missing_detections(data_root) -> Missing | None:
                    f"{resolve_data_root(data_root) / DETECTIONS_FOLDER}/")
 
 
-def chapter_missing(chapter: str, data_root, weights: Path, dry_run: bool = False) -> dict[str, list[Missing]]:
-    """{evaluation id: its missing inputs} for every evaluation of `chapter` (empty lists: runnable)."""
+def chapter_missing(chapter: str, data_root, weights: Path, dry_run: bool = False,
+                    download: bool = False) -> dict[str, list[Missing]]:
+    """{evaluation id: its missing inputs} for every evaluation of `chapter` (empty lists: runnable); with
+    `download`, weights that timm or an official URL can fetch are not missing."""
     found: dict[str, list[Missing]] = {}
     imagenet = missing_imagenet(data_root)
+
+    def weights_of(name: str) -> list[Missing]:
+        return [m for m in (missing_weights(name, weights, dry_run, download),) if m]
+
     for evaluation in EVALUATIONS.get(chapter, ()):
-        found[evaluation.id] = [m for m in (*(missing_weights(n, weights, dry_run) for n in evaluation.checkpoints),
-                                            imagenet) if m]
+        found[evaluation.id] = [m for name in evaluation.checkpoints for m in weights_of(name)] + (
+            [imagenet] if imagenet else [])
     if chapter == "vit":
-        found["vit_fig7"] = [m for m in (missing_weights(VIT_CHECKPOINT, weights, dry_run),) if m]
+        found["vit_fig7"] = weights_of(VIT_CHECKPOINT)
         found["vit_attention_distance"] = found["vit_fig7"] + ([imagenet] if imagenet else [])
     if chapter == "vitpose":
         coco, detections = missing_coco(data_root), missing_detections(data_root)
         for decoder, entry in VITPOSE.items():
-            base = [m for m in (missing_weights(entry["checkpoint"], weights, dry_run), coco) if m]
+            base = weights_of(entry["checkpoint"]) + ([coco] if coco else [])
             found[f"vitpose_b_{decoder}_gt_boxes"] = base
             found[f"vitpose_b_{decoder}_detected_boxes"] = base + ([detections] if detections else [])
     return found
