@@ -7,9 +7,10 @@ same readers and converters as a real run, so the profile cannot rot without the
 - Weights: random weights written in each release's official format and container (timm's state
   dicts as safetensors, DeiT's {"model"}, EViT's {"model", "epoch", "args"}, ViTPose's mmcv
   {"meta", "state_dict"}), then read back by `load_release` and the format's converter, as a real
-  file would be. The models are shrunk (`shrunk`): fewer layers, a head over the fixture's classes;
-  widths, kernels, patch sizes and grids stay the release's. FlexiViT's releases are big_vision .npz
-  files that timm reads into its state dict: the dry run writes that state dict directly.
+  file would be. The models are shrunk (`shrunk`): fewer layers, a head over the fixture's classes,
+  the Transformers at ViT-Ti's width; kernels, patch sizes, grids and the MobileViTs stay the
+  release's. FlexiViT's releases are big_vision .npz files that timm reads into its state dict: the
+  dry run writes that state dict directly.
 """
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ from .config import DETECTIONS_FILE, DETECTIONS_FOLDER
 CLASSES, PER_CLASS = 4, 2      # the ImageNet fixture: 8 images of the first 4 ImageNet-1k classes
 PEOPLE_IMAGES = 3              # generated COCO val2017 images
 DRY_DEPTH = 1                  # Transformer blocks / ConvMixer layers of a shrunk model
+DRY_WIDTH = {"dim": 192, "heads": 3}  # a shrunk Transformer's width: ViT-Ti's
 
 
 def shrunk(entry: Checkpoint, classes: int = CLASSES) -> Checkpoint:
@@ -36,13 +38,15 @@ def shrunk(entry: Checkpoint, classes: int = CLASSES) -> Checkpoint:
     the state dict it writes (`.safetensors` for a big_vision .npz)."""
     head = {} if entry.overrides.get("num_classes") == 0 else {"num_classes": classes}
     if entry.format == "evit":  # keep rates at layers 2-4 of 4 (DeiT-S: 4, 7, 10 of 12)
-        overrides = {"depth": 4, "evit": replace(entry.overrides["evit"], layers=(1, 2, 3))} | head
-    elif entry.format in ("timm_vit", "timm_flexivit", "timm_convmixer"):
+        overrides = {"depth": 4, "evit": replace(entry.overrides["evit"], layers=(1, 2, 3))} | DRY_WIDTH | head
+    elif entry.format in ("timm_vit", "timm_flexivit"):
+        overrides = {"depth": DRY_DEPTH} | DRY_WIDTH | head
+    elif entry.format == "timm_convmixer":
         overrides = {"depth": DRY_DEPTH} | head
     elif entry.format == "timm_mobilevit":
         overrides = head
-    elif entry.format == "vitpose":  # ViTPose-B's widths
-        overrides = {"backbone": PoseViTConfig(dim=768, depth=DRY_DEPTH, heads=12)}
+    elif entry.format == "vitpose":
+        overrides = {"backbone": PoseViTConfig(depth=DRY_DEPTH, **DRY_WIDTH)}
     else:
         raise ValueError(f"the pretrained dry run has no shrunk form of {entry.format!r} releases")
     file = Path(entry.file).with_suffix(".safetensors").name if entry.file.endswith(".npz") else entry.file
