@@ -102,13 +102,15 @@ def add_launch_buttons(app, pagename, templatename, context, doctree) -> None:
     if not pagename.startswith("chapters/") or "header_buttons" not in context:
         return
     options = app.config.html_theme_options
-    links = launch_links(options.get("repository_url", ""), options.get("repository_branch", "main"),
-                         pagename.split("/", 1)[1])
+    page = pagename.split("/", 1)[1]
+    # A pretrained-profile page (<chapter>_pretrained) is notebooks/pretrained.ipynb run with `chapter` set.
+    source = "pretrained" if page.endswith("_pretrained") else page
+    links = launch_links(options.get("repository_url", ""), options.get("repository_branch", "main"), source)
     if links:
         context["header_buttons"].insert(0, {
             "type": "group", "tooltip": "Run this chapter's notebook", "icon": "fas fa-rocket",
             "label": "launch-buttons",
-            "buttons": [{"type": "link", "text": service, "tooltip": f"Open notebooks/{pagename[9:]}.ipynb on {service}",
+            "buttons": [{"type": "link", "text": service, "tooltip": f"Open notebooks/{source}.ipynb on {service}",
                          "icon": "fas fa-play", "url": url, "label": f"launch-{service.lower()}"}
                         for service, url in links]})
 
