@@ -119,7 +119,7 @@ def test_the_preflight_names_each_missing_file_where_to_get_it_and_where_to_put_
     weights = tmp_path / "weights"
     text, count = check.report(["convmixer", "vitpose"], tmp_path, weights)
     assert "convmixer_1536_20.in1k.safetensors" in text and "https://huggingface.co/timm/convmixer_1536_20.in1k" in text
-    assert f"put it in {weights}/" in text and "ILSVRC2012_img_val.tar" in text and "6.3 GB" in text
+    assert f"Put it in {weights}/" in text and "ILSVRC2012_img_val.tar" in text and "6.3 GB" in text
     assert "vitpose-b.pth" in text and DETECTIONS_FILE in text and "val2017.zip" in text
     assert "== convmixer: 0 of 3 evaluations can run" in text and count == 3 + 1 + 2 + 1 + 1
     assert main(["check", "--data-root", str(tmp_path), "--weights", str(weights), "--chapters", "convmixer"]) == 0

@@ -17,10 +17,10 @@ from ...models.checkpoints import CHECKPOINTS, WEIGHTS_ENV
 from .config import DETECTIONS_FILE, DETECTIONS_FOLDER, EVALUATIONS, VIT_CHECKPOINT, VITPOSE
 
 SIZE_NOT_RECORDED = "size not recorded"
-COCO_SOURCE = ("val2017.zip and annotations_trainval2017.zip from https://cocodataset.org/#download, unpacked "
-               "into <data root>/coco/ (coco/val2017/*.jpg, coco/annotations/person_keypoints_val2017.json)")
-DETECTIONS_SOURCE = ("the person detection results (a detector with 56.4 human AP on COCO val2017) that mmpose's "
-                     "COCO data preparation page and ViTPose's README link to")
+COCO_SOURCE = ("https://cocodataset.org/#download (2017 Val images, 2017 Train/Val annotations), unpacked into "
+               "<data root>/coco/ (coco/val2017/*.jpg, coco/annotations/person_keypoints_val2017.json)")
+DETECTIONS_SOURCE = ("the COCO val2017 person detection results that mmpose's COCO data preparation page and "
+                     "ViTPose's README link to (the file the ViTPose configs name in data_cfg.bbox_file)")
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ class Missing:
     destination: str
 
     def line(self) -> str:
-        return f"{self.what}: {self.file} ({self.size}) from {self.source}; put it in {self.destination}"
+        return f"{self.what}: {self.file} ({self.size}). Get it: {self.source}. Put it in {self.destination}"
 
 
 def weight_source(name: str) -> str:
