@@ -235,3 +235,16 @@ def test_with_download_only_weights_that_can_be_fetched_are_not_missing(tmp_path
     assert "evit-deit-s-0.7-fuse.pth" in [m.file for m in evit["evit_keep0.7_fuse_top1"]]
     vitpose = check.chapter_missing("vitpose", tmp_path, tmp_path / "weights", download=True)
     assert "vitpose-b.pth" in [m.file for m in vitpose["vitpose_b_classic_gt_boxes"]]
+
+
+def test_dry_run_weights_of_other_shrink_settings_are_rewritten(tmp_path):
+    name = "convmixer_768_32.in1k"
+    _, weights = dryrun.write_inputs(tmp_path, (name,))
+    path = weights / dryrun.shrunk(CHECKPOINTS[name]).file
+    good = path.read_bytes()
+    path.write_bytes(b"written by an older dry run")
+    dryrun.write_inputs(tmp_path, (name,))
+    assert path.read_bytes() == b"written by an older dry run"  # same settings: kept
+    (weights / "dry-run-settings.txt").write_text("depth 2\n")
+    dryrun.write_inputs(tmp_path, (name,))
+    assert path.read_bytes() == good

@@ -44,11 +44,11 @@ def context(chapter: str, profile: str = PROFILE, **options) -> ChapterRun:
 
 
 def inputs(chapter: str, *, data_root=None, weights_dir=None, dry_run: bool = False, download: bool = False) -> Inputs:
-    """Where the run reads: in a dry run without a data root, generated inputs under the dry-run folder
-    (written once, `dryrun.write_inputs`); else the data root and the weights folder as given."""
-    if dry_run and data_root is None:
-        root = DRY_RUN_INPUTS
-        data_root, weights_dir = dryrun.write_inputs(root, chapter_checkpoints(chapter), weights=weights_dir)
+    """Where the run reads: in a dry run without a data root, generated data and weights under
+    DRY_RUN_INPUTS (written once, `dryrun.write_inputs`; `weights_dir` is not used, so no real weights
+    folder is ever written to); else the data root and the weights folder as given."""
+    if dry_run and data_root is None:  # generated data and random weights, all under DRY_RUN_INPUTS
+        data_root, weights_dir = dryrun.write_inputs(DRY_RUN_INPUTS, chapter_checkpoints(chapter))
     weights = Path(weights_dir).expanduser() if weights_dir is not None else default_weights_dir(data_root)
     return Inputs(Path(data_root).expanduser() if data_root is not None else None, weights, download)
 

@@ -135,7 +135,7 @@ def write_inputs(root: str | Path, checkpoints: tuple[str, ...] = tuple(CHECKPOI
     """The dry run's data root and weights folder under `root` (weights: `weights` if given, else
     `root`/weights): the ImageNet fixture, generated COCO val2017 people, and random official-format
     weights of `checkpoints` (the ImageNet classifiers with the fixture's classes). Files already
-    there are kept (a second dry run reuses them)."""
+    there are kept (a second dry run reuses them) unless they were written for other shrink settings."""
     root = Path(root)
     folder = Path(weights) if weights is not None else root / "weights"
     if not (root / "imagenet" / "val").is_dir():
@@ -145,6 +145,14 @@ def write_inputs(root: str | Path, checkpoints: tuple[str, ...] = tuple(CHECKPOI
     if not (root / DETECTIONS_FOLDER / DETECTIONS_FILE).is_file():
         write_detections(root / "coco" / "annotations" / "person_keypoints_val2017.json",
                          root / DETECTIONS_FOLDER / DETECTIONS_FILE)
+    # Weights written for other shrink settings would not fit today's models: the stamp says which these are.
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp, settings = folder / "dry-run-settings.txt", f"depth {DRY_DEPTH}, width {DRY_WIDTH}, classes {CLASSES}\n"
+    if not (stamp.is_file() and stamp.read_text() == settings):
+        for entry in CHECKPOINTS.values():  # only the files a dry run writes
+            if entry.format in ("timm_vit", "evit", "timm_flexivit", "timm_convmixer", "timm_mobilevit", "vitpose"):
+                (folder / shrunk(entry).file).unlink(missing_ok=True)
+        stamp.write_text(settings)
     for seed, name in enumerate(checkpoints):
         entry = shrunk(CHECKPOINTS[name])
         if not (folder / entry.file).is_file():
