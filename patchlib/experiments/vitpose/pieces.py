@@ -247,7 +247,9 @@ def cost_config(ctx: ChapterRun) -> dict:
 def measure_costs(ctx: ChapterRun) -> dict:
     torch.manual_seed(ctx.seed)
     models = build_cost_models(ctx)
-    rows = {label: {"parameters": parameter_count(model), "cost": flops(model, shape), "image_size": list(shape[1:])}
+    # The backbone alone as well: the paper's Tables 6 and 9 count it without the decoder.
+    rows = {label: {"parameters": parameter_count(model), "cost": flops(model, shape), "image_size": list(shape[1:]),
+                    "backbone": {"parameters": parameter_count(model.backbone), "cost": flops(model.backbone, shape)}}
             for label, (model, shape) in models.items()}
     measured = measure_throughput({label: model for label, (model, _) in models.items()},
                                   {label: shape for label, (_, shape) in models.items()}, ctx.size.cost_protocol,
