@@ -138,13 +138,12 @@ SIZES = {
                                                      warmup_epochs=0.5, precision="fp32")},
                   cost_models={}, cost_protocol=ThroughputProtocol(batch_size=2, warmup=1, repeats=1, rounds=1),
                   qualitative_images=2),
-    # PLANNED ~60 min on 2 CPU cores, not yet measured at full size (benchmarks/vitpose_budget.py
-    # --steps 4, idle machine): the two pretrainings (~13.5 min, above), then a 6-layer, 192-wide ViT
-    # (3.5 M parameters with the classic decoder; ~170 train crops/s in bf16 with fp32 attention,
-    # ~130 in plain bf16) against ResNet-18 at stride 16 (~65-75 crops/s), fine-tuned on 128x96 crops
-    # of 3,386 procedural people (1,500 images), 6 epochs (8 before the pretraining: ~75 min with it),
-    # 3 seeds each: ~4 min a seed for the ViT's two runs, ~11 for the ResNet's (evaluation included),
-    # ~45 min in all; with the data, cost and qualitative pieces (~1 min), ~60 min.
+    # MEASURED (records of 2026-12-06, 2 CPU cores): the two pretrainings 7.6 min (MAE) and 14.7 min (the
+    # ResNet-18, beside another job's tests; planned 6.5), then a 6-layer, 192-wide ViT (3.5 M parameters
+    # with the classic decoder) against ResNet-18 at stride 16, fine-tuned on 128x96 crops of 3,386
+    # procedural people (1,500 images), 6 epochs, 3 seeds in bf16 with fp32 attention: a seed took 18 min
+    # alone (ViT 2.5 + 2.3 min, ResNet 5.8 + 7.5 min, evaluation included). 89.5 min wall in all, of which
+    # ~40 min shared the cores; ~75 min on a quiet machine (benchmarks/vitpose_budget.py planned ~60).
     "cpu": Size(dataset="synthetic-people", train_images=1500, val_images=150, image_size=CPU_CROP,
                 backbones={"vit": ("vitpose_tiny", {"backbone": _vit_cpu, "image_size": CPU_CROP, "deconv_channels": 128}),
                            "resnet": ("simplebaseline_res18", {"backbone": _resnet_cpu, "image_size": CPU_CROP,
