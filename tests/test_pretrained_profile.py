@@ -71,6 +71,9 @@ def test_the_pretrained_profile_dry_runs_and_renders(chapter, inputs, tmp_path, 
     assert now == written, "the notebook recomputed or rewrote what run() wrote"
     outputs = [o for cell in json.loads(executed.read_text())["cells"] for o in cell.get("outputs", [])]
     assert not [o for o in outputs if o["output_type"] == "error"]
+    images = [o for o in outputs if any(mime.startswith("image/") for mime in o.get("data", {}))]
+    # the book refuses an image without alt text (book/_ext/patchlib_book.py reads it from here)
+    assert all((o.get("metadata", {}).get("patchlib") or {}).get("alt") for o in images), "an image without alt text"
     shown = json.dumps(outputs)
     assert DRY_RUN_NOTE in shown and claims[0].claim[:40] in shown
     from patchlib.scorecard import collect

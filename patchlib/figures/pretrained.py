@@ -81,9 +81,22 @@ def vit_figure7(records: dict):
 
 
 FIGURES = {"flexivit": flexivit_curves, "evit": evit_tradeoff, "vit": vit_figure7}
+# What each figure shows, for readers who cannot see it (the book refuses an image without alt text).
+ALT_TEXTS = {
+    "flexivit": "Line chart: ImageNet-1k validation top-1 of the released FlexiViT-S, -B and -L at every patch size "
+                "from 8 to 48 on 240-pixel images, one line per model, with timm's evaluation at patch 16 as stars.",
+    "evit": "Two line charts of the released EViT-DeiT-S models, fused and not fused: top-1 against keep rate beside "
+            "the Model Zoo's values and DeiT-S, and top-1 against the images per second measured here.",
+    "vit": "ViT Figure 7 from the released ViT-L/32: the principal components of the patch-embedding filters, the "
+           "similarity of each position embedding to the others, and the attention distance of each head by depth.",
+}
 
 
 def pretrained_figure(chapter: str, records: dict):
-    """The chapter's figure of the pretrained profile, or None (a table is enough, or nothing was run)."""
+    """The chapter's figure of the pretrained profile, ready to `display()` with its alt text
+    (`figure_output`), or None (a table is enough, or nothing was run)."""
+    from . import figure_output
+
     draw = FIGURES.get(chapter)
-    return None if draw is None else draw(records)
+    figure = None if draw is None else draw(records)
+    return None if figure is None else figure_output(figure, ALT_TEXTS[chapter])
