@@ -3,6 +3,7 @@ of a training step, the pose loader's preloaded images, and what the gpu profile
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import re
 from pathlib import Path
 
@@ -36,6 +37,22 @@ def toy_data(n: int = 16) -> DataSplits:
     labels = torch.arange(n) % 10
     split = ImageData.from_tensors(images, labels, [str(i) for i in range(10)], name="cifar10", source="random")
     return DataSplits(train=split, test=split)
+
+
+def test_a_dry_run_finds_the_full_size_settings_of_derived_training(tmp_path):
+    """A chapter that derives training settings from its Size (FlexiViT's equal-compute run: 5x the
+    epochs) names the derivation, and a dry run's cost report finds the full-size settings through it;
+    settings no Size field or derivation gives stay unknown (None: not estimated)."""
+    full = TrainConfig(epochs=7, batch_size=64, augment="randaugment")
+    longer = lambda size: dataclasses.replace(size.train, epochs=size.train.epochs * 5)  # noqa: E731
+    ctx = ChapterRun.resolve(chapter="demo", sizes={p: ToySize(train=full) for p in PROFILES}, pieces=("a",),
+                             profile="gpu", dry_run=True, results_dir=tmp_path, device="cpu", derived_configs=[longer])
+    assert ctx.full_config(longer(ctx.size)) == dataclasses.replace(full, epochs=35)
+    assert ctx.full_config(dataclasses.replace(ctx.size.train, epochs=3)) is None
+    flexivit = importlib.import_module("patchlib.experiments.flexivit")
+    fctx = flexivit.context("gpu", dry_run=True, results_dir=tmp_path, device="cpu")
+    for role in ("flexi_long", "distill"):
+        assert fctx.full_config(flexivit.role_training(fctx.size, role)) == flexivit.role_training(fctx.full_size, role)
 
 
 def test_the_cost_report_of_a_dry_run_estimates_the_full_run(tmp_path, capsys):

@@ -81,6 +81,7 @@ class ChapterRun:
     dry_run: bool = False            # see DRY_RUN_NOTE; its records carry "dry_run": True and live apart
     full_size: object = None         # the profile's Size before a dry run shrinks it (the cost report's full run)
     dry_run_overridden: tuple[str, ...] = ()  # the Size fields the chapter's DRY_RUN overrides set
+    derived_configs: tuple[Callable, ...] = ()  # size -> TrainConfig: training settings a chapter derives (full_config)
     cost_reports: list = field(default_factory=list, repr=False)  # `report_training_cost`'s, in order
     _data: dict = field(default_factory=dict, repr=False)
     _computing: str | None = field(default=None, repr=False)  # the record being computed (for the cost report)
@@ -90,7 +91,7 @@ class ChapterRun:
     def resolve(cls, *, chapter: str, sizes: Mapping, pieces: Iterable[str], profile: str, 
                 seed: int = 0, device="auto", data_root=None, results_dir=None, force: bool | Iterable[str] = False,
                 progress: bool = True, prepare: Callable | None = None, dry_run: bool = False,
-                dry_run_overrides: Mapping | None = None) -> ChapterRun:
+                dry_run_overrides: Mapping | None = None, derived_configs: Iterable[Callable] = ()) -> ChapterRun:
         """Validate the run's parameters (each error names the parameter) and fix them for the run."""
         profile = get_profile(profile).name
         if not isinstance(dry_run, bool):
@@ -112,7 +113,8 @@ class ChapterRun:
                    results_dir=Path(results_dir) if results_dir is not None else default_results_dir(),
                    force=force, progress=bool(progress) and distributed.is_main(), pieces=pieces, prepare=prepare,
                    device_requested="auto" if device is None else str(device), dry_run=dry_run,
-                   dry_run_overridden=tuple(dry_run_overrides or ()) if dry_run else ())
+                   dry_run_overridden=tuple(dry_run_overrides or ()) if dry_run else (),
+                   derived_configs=tuple(derived_configs))
 
     @property
     def seeds(self) -> list[int]:
@@ -313,7 +315,8 @@ class ChapterRun:
 
     def full_config(self, config):
         """The full-size training config a dry run's `config` stands for (itself outside a dry run):
-        the Size field whose dry-run version it equals; None if none does."""
+        the Size field whose dry-run version it equals, else the chapter's derived config (`derived_configs`,
+        each a function of a Size) whose dry-run version it equals; None if none does."""
         if not self.dry_run:
             return config
         from dataclasses import fields
@@ -322,6 +325,9 @@ class ChapterRun:
             value = getattr(self.size, f.name)
             if type(value) is type(config) and value == config:
                 return getattr(self.full_size, f.name)
+        for derive in self.derived_configs:
+            if derive(self.size) == config:
+                return derive(self.full_size)
         return None
 
     def full_training_images(self, task) -> int | None:

@@ -34,6 +34,8 @@ each piece), `readers` (the claims), `runs` (the records they read), `knobs` (th
 """
 from __future__ import annotations
 
+from functools import partial
+
 from ...data.resize import upsample_splits
 from ..common import ChapterRun
 from .config import CIFAR_SIZES, DRY_RUN, FIXED, PAPER, SIZES, Size, distill_recipe
@@ -42,6 +44,10 @@ from .pieces import (TrainedModels, build_role_model, evaluate_models, evaluatio
                      train_config, trained_runs, upsampled_accuracy)
 from .readers import (claims, distillation_claims, frontier_claim, frontier_gains, knob_points, pareto, runs_of,
                       seed_sd, training_length)
+
+# The training settings the chapter derives from its Size (the equal-compute FlexiViT, the student): a dry
+# run's cost report finds the full-size settings they stand for through these (ChapterRun.full_config).
+DERIVED_TRAINING = tuple(partial(role_training, role=role) for role in ("flexi_long", "distill"))
 
 CHAPTER = "flexivit"
 PIECES = (*FIXED, "flexi", "flexi_long", "distill", "evaluate", "measure", "figure4", "frontier")
@@ -57,7 +63,7 @@ __all__ = ["CHAPTER", "CIFAR_SIZES", "DRY_RUN", "FIXED", "PAPER", "PIECES", "SIZ
 def context(profile: str = "smoke", **options) -> ChapterRun:
     return ChapterRun.resolve(chapter=CHAPTER, sizes=SIZES, pieces=PIECES, profile=profile,
                               prepare=lambda data, size: upsample_splits(data, size.image_size),
-                              dry_run_overrides=DRY_RUN, **options)
+                              dry_run_overrides=DRY_RUN, derived_configs=DERIVED_TRAINING, **options)
 
 
 def run(profile: str = "smoke", *, seed: int = 0, device="auto", data_root=None, results_dir=None,
